@@ -1,0 +1,123 @@
+/**
+ * The hub: fans every event from the store's subscription out to the
+ * sessions of this process, and joins newcomers without a gap.
+ *
+ * Each event is wrapped once in a {@linkcode Frame} whose encodings are made
+ * on first use and then shared by every recipient. A joining session is
+ * registered as buffering before its history is read; once the history (up
+ * to id H) is written, buffered messages above H are delivered and the
+ * session goes live, so it sees every message exactly once. The hub never
+ * waits for a session: delivery only queues.
+ *
+ * @module
+ */
+
+import type { ChatEvent, HistorySnapshot } from "./store.ts";
+import { eventLine } from "./protocol.ts";
+
+const encoder = new TextEncoder();
+
+/** One event with its wire encodings, computed once and shared. */
+export class Frame {
+  readonly event: ChatEvent;
+  #text: Uint8Array | undefined;
+
+  constructor(event: ChatEvent) {
+    this.event = event;
+  }
+
+  /** The event as a text-protocol line, newline included. */
+  get text(): Uint8Array {
+    return this.#text ??= encoder.encode(`${eventLine(this.event)}\n`);
+  }
+}
+
+/** A session as the hub sees it. */
+export interface Member {
+  /** Takes one live event. Must not block; a slow member drops itself. */
+  deliver(frame: Frame): void;
+}
+
+/** Raised by {@linkcode Hub.join} when live events outgrew the joiner's limit. */
+export class SlowJoinError extends Error {
+  constructor(limitBytes: number) {
+    super(`more than ${limitBytes} bytes of new messages arrived while the history was sent`);
+    this.name = "SlowJoinError";
+  }
+}
+
+interface Buffer {
+  frames: Frame[];
+  bytes: number;
+  overflow: boolean;
+}
+
+/** Delivers events to the members of this process. */
+export class Hub {
+  readonly #live = new Set<Member>();
+  readonly #joining = new Map<Member, Buffer>();
+  readonly #bufferLimitBytes: number;
+
+  /** @param bufferLimitBytes Most bytes buffered for one joining member. */
+  constructor(bufferLimitBytes: number) {
+    this.#bufferLimitBytes = bufferLimitBytes;
+  }
+
+  /** Members that are live or joining. */
+  get size(): number {
+    return this.#live.size + this.#joining.size;
+  }
+
+  /** Hands one event to every member. Give this to `Store.subscribe`. */
+  dispatch(event: ChatEvent): void {
+    const frame = new Frame(event);
+    for (const member of this.#live) member.deliver(frame);
+    for (const buffer of this.#joining.values()) {
+      if (buffer.overflow) continue;
+      buffer.bytes += frame.text.length;
+      if (buffer.bytes > this.#bufferLimitBytes) {
+        buffer.overflow = true;
+        buffer.frames = [];
+      } else {
+        buffer.frames.push(frame);
+      }
+    }
+  }
+
+  /**
+   * Joins `member`: buffers live events, reads the history with `load`,
+   * writes it with `send`, then delivers the buffered events newer than the
+   * history and makes the member live.
+   *
+   * @throws whatever `load` or `send` throws, or {@linkcode SlowJoinError};
+   * the member is then not registered.
+   */
+  async join(
+    member: Member,
+    load: () => Promise<HistorySnapshot>,
+    send: (snapshot: HistorySnapshot) => Promise<void>,
+  ): Promise<void> {
+    const buffer: Buffer = { frames: [], bytes: 0, overflow: false };
+    this.#joining.set(member, buffer);
+    try {
+      const snapshot = await load();
+      await send(snapshot);
+      if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
+      // No await from here on: nothing can be dispatched in between.
+      for (const frame of buffer.frames) {
+        const { event } = frame;
+        if (event.type === "message" && event.id <= snapshot.lastId) continue;
+        member.deliver(frame);
+      }
+      this.#live.add(member);
+    } finally {
+      this.#joining.delete(member);
+    }
+  }
+
+  /** Stops delivering to `member`. */
+  leave(member: Member): void {
+    this.#live.delete(member);
+    this.#joining.delete(member);
+  }
+}

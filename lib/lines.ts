@@ -1,0 +1,163 @@
+/**
+ * A bounded line reader: turns a byte source into an async iterator of text
+ * lines, never holding more than the line limit.
+ *
+ * A line longer than the limit is reported once, as soon as it crosses the
+ * limit, and the rest of it is discarded as it arrives, so a client sending
+ * an endless line costs no more memory than a short one. The read buffer
+ * starts small (idle connections dominate memory) and grows only while a long
+ * line is streaming in. Invalid UTF-8 becomes U+FFFD. It does not sanitise or
+ * interpret the text.
+ *
+ * Peers that frame by write instead of by line break (the old Python client
+ * sends its name and each message as one write with no `\n`) are served by
+ * `idleFlushMs`: a partial line followed by that much silence is a line.
+ *
+ * @module
+ */
+
+/** Anything with `read` in the shape of `Deno.Conn`. */
+export interface ByteSource {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** One item from {@linkcode readLines}. */
+export type Line =
+  | { type: "line"; text: string }
+  | { type: "too_long" };
+
+/** Options for {@linkcode readLines}. */
+export interface LineReaderOptions {
+  /** Longest line in bytes, not counting the line break. */
+  maxLineBytes: number;
+  /** Size of the read buffer while idle. Defaults to 512 bytes. */
+  minBufferBytes?: number;
+  /** Largest the read buffer grows to. Defaults to 16 KiB. */
+  maxBufferBytes?: number;
+  /**
+   * Yield a partial line once no byte has arrived for this many
+   * milliseconds. Off (`undefined`) by default.
+   */
+  idleFlushMs?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Yields the lines read from `source`, split on `\n` with a trailing `\r`
+ * removed. A last line without a line break is yielded at end of input.
+ *
+ * @example
+ * ```ts
+ * const conn = await Deno.connect({ port: 6000 });
+ * for await (const line of readLines(conn, { maxLineBytes: 4096 })) {
+ *   if (line.type === "line") console.log(line.text);
+ * }
+ * ```
+ */
+export async function* readLines(
+  source: ByteSource,
+  options: LineReaderOptions,
+): AsyncGenerator<Line, void, undefined> {
+  const { maxLineBytes } = options;
+  const minBuffer = options.minBufferBytes ?? 512;
+  const maxBuffer = Math.max(minBuffer, options.maxBufferBytes ?? 16_384);
+  const decoder = new TextDecoder();
+  let buffer = new Uint8Array(minBuffer);
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let discarding = false;
+
+  const take = (tail: Uint8Array): string => {
+    let bytes = tail;
+    if (pending.length > 0) {
+      bytes = new Uint8Array(pendingBytes + tail.length);
+      let offset = 0;
+      for (const part of pending) {
+        bytes.set(part, offset);
+        offset += part.length;
+      }
+      bytes.set(tail, offset);
+      pending = [];
+      pendingBytes = 0;
+    }
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === CR
+      ? bytes.length - 1
+      : bytes.length;
+    return decoder.decode(bytes.subarray(0, end));
+  };
+
+  let reading: Promise<number | null> | null = null;
+  try {
+    while (true) {
+      reading ??= source.read(buffer);
+      const n = options.idleFlushMs !== undefined && pendingBytes > 0 && !discarding
+        ? await within(reading, options.idleFlushMs)
+        : await reading;
+      if (n === IDLE) {
+        // The read stays in flight into the next turn; `pending` holds copies,
+        // so the buffer it fills is free.
+        yield { type: "line", text: take(new Uint8Array(0)) };
+        continue;
+      }
+      reading = null;
+      if (n === null) {
+        if (pendingBytes > 0 && !discarding) {
+          yield { type: "line", text: take(new Uint8Array(0)) };
+        }
+        return;
+      }
+      const chunk = buffer.subarray(0, n);
+      let start = 0;
+      while (start < chunk.length) {
+        const newline = chunk.indexOf(LF, start);
+        const end = newline === -1 ? chunk.length : newline;
+        const piece = chunk.subarray(start, end);
+        if (!discarding && pendingBytes + piece.length > maxLineBytes) {
+          discarding = true;
+          pending = [];
+          pendingBytes = 0;
+          yield { type: "too_long" };
+        }
+        if (newline === -1) {
+          if (!discarding) {
+            pending.push(piece.slice());
+            pendingBytes += piece.length;
+          }
+          break;
+        }
+        if (discarding) {
+          discarding = false;
+        } else {
+          yield { type: "line", text: take(piece) };
+        }
+        start = newline + 1;
+      }
+      // Grow only while a long line streams in; shrink back once idle.
+      if (n === buffer.length && buffer.length < maxBuffer) {
+        buffer = new Uint8Array(Math.min(buffer.length * 2, maxBuffer));
+      } else if (buffer.length > minBuffer && pendingBytes === 0 && !discarding) {
+        buffer = new Uint8Array(minBuffer);
+      }
+    }
+  } finally {
+    // Abandoned mid-read: its failure on close is expected, not unhandled.
+    reading?.catch(() => {});
+  }
+}
+
+const IDLE = Symbol("idle");
+
+/** Resolves with `promise`'s value, or {@linkcode IDLE} after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof IDLE> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<typeof IDLE>((resolve) => timer = setTimeout(() => resolve(IDLE), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
