@@ -287,10 +287,18 @@ function redisConfig(
   // password while the URL stays in plain configuration.
   const port = settings.get("REDIS_PORT");
   if (port) parsed.port = String(parseInteger(port.source, port.raw, 1, 65535));
-  const username = settings.get("REDIS_USER")?.raw ??
-    (decodeURIComponent(parsed.username) || undefined);
-  const password = settings.get("REDIS_PASSWORD")?.raw ??
-    (decodeURIComponent(parsed.password) || undefined);
+  const decode = (part: string): string | undefined => {
+    try {
+      return decodeURIComponent(part) || undefined;
+    } catch {
+      throw new ConfigError(
+        url!.source,
+        "has a malformed %-escape in its user or password (write % as %25)",
+      );
+    }
+  };
+  const username = settings.get("REDIS_USER")?.raw ?? decode(parsed.username);
+  const password = settings.get("REDIS_PASSWORD")?.raw ?? decode(parsed.password);
   parsed.username = "";
   parsed.password = "";
   return { url: parsed.toString().replace(/\/$/, ""), username, password };

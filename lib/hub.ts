@@ -101,8 +101,11 @@ export class Hub {
     this.#joining.set(member, buffer);
     try {
       const snapshot = await load();
+      if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
       await send(snapshot);
       if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
+      // It left while joining: do not bring it back.
+      if (!this.#joining.has(member)) return;
       // No await from here on: nothing can be dispatched in between.
       for (const frame of buffer.frames) {
         const { event } = frame;

@@ -69,7 +69,8 @@ export async function* readLines(
   let pendingBytes = 0;
   let discarding = false;
 
-  const take = (tail: Uint8Array): string => {
+  /** Everything pending plus `tail`, as one array; pending is emptied. */
+  const takePending = (tail: Uint8Array): Uint8Array => {
     let bytes = tail;
     if (pending.length > 0) {
       bytes = new Uint8Array(pendingBytes + tail.length);
@@ -79,13 +80,18 @@ export async function* readLines(
         offset += part.length;
       }
       bytes.set(tail, offset);
-      pending = [];
-      pendingBytes = 0;
     }
+    pending = [];
+    pendingBytes = 0;
+    return bytes;
+  };
+
+  const toLine = (bytes: Uint8Array): Line => {
     const end = bytes.length > 0 && bytes[bytes.length - 1] === CR
       ? bytes.length - 1
       : bytes.length;
-    return decoder.decode(bytes.subarray(0, end));
+    if (end > maxLineBytes) return { type: "too_long" };
+    return { type: "line", text: decoder.decode(bytes.subarray(0, end)) };
   };
 
   let reading: Promise<number | null> | null = null;
@@ -97,15 +103,20 @@ export async function* readLines(
         : await reading;
       if (n === IDLE) {
         // The read stays in flight into the next turn; `pending` holds copies,
-        // so the buffer it fills is free.
-        yield { type: "line", text: take(new Uint8Array(0)) };
+        // so the buffer it fills is free. A character cut short by the pause
+        // waits for its remaining bytes.
+        const bytes = takePending(new Uint8Array(0));
+        const cut = incompleteTail(bytes);
+        if (cut > 0) {
+          pending = [bytes.slice(bytes.length - cut)];
+          pendingBytes = cut;
+        }
+        if (cut < bytes.length) yield toLine(bytes.subarray(0, bytes.length - cut));
         continue;
       }
       reading = null;
       if (n === null) {
-        if (pendingBytes > 0 && !discarding) {
-          yield { type: "line", text: take(new Uint8Array(0)) };
-        }
+        if (pendingBytes > 0 && !discarding) yield toLine(takePending(new Uint8Array(0)));
         return;
       }
       const chunk = buffer.subarray(0, n);
@@ -114,7 +125,8 @@ export async function* readLines(
         const newline = chunk.indexOf(LF, start);
         const end = newline === -1 ? chunk.length : newline;
         const piece = chunk.subarray(start, end);
-        if (!discarding && pendingBytes + piece.length > maxLineBytes) {
+        // One byte of slack for the `\r` of a `\r\n`; toLine() checks exactly.
+        if (!discarding && pendingBytes + piece.length > maxLineBytes + 1) {
           discarding = true;
           pending = [];
           pendingBytes = 0;
@@ -130,7 +142,7 @@ export async function* readLines(
         if (discarding) {
           discarding = false;
         } else {
-          yield { type: "line", text: take(piece) };
+          yield toLine(takePending(piece));
         }
         start = newline + 1;
       }
@@ -145,6 +157,17 @@ export async function* readLines(
     // Abandoned mid-read: its failure on close is expected, not unhandled.
     reading?.catch(() => {});
   }
+}
+
+/** How many bytes at the end of `bytes` begin a UTF-8 character not yet complete. */
+function incompleteTail(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back];
+    if ((byte & 0xc0) === 0x80) continue;
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
 }
 
 const IDLE = Symbol("idle");

@@ -111,6 +111,7 @@ export class OutboundQueue {
    * `true` once written, or `false` if `timeoutMs` passed first.
    */
   async drain(timeoutMs = Infinity): Promise<boolean> {
+    if (this.#closed) return false;
     this.startWriting();
     if (!this.#writing) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -119,7 +120,7 @@ export class OutboundQueue {
     });
     const done = (async () => {
       while (this.#writing) await this.#written;
-      return true;
+      return !this.#closed;
     })();
     try {
       return await Promise.race([done, expired]);
@@ -139,6 +140,7 @@ export class OutboundQueue {
   close(): void {
     this.#closed = true;
     this.#chunks = [];
+    this.#bytes = 0;
   }
 
   async #writeLoop(): Promise<void> {
@@ -150,7 +152,7 @@ export class OutboundQueue {
         while (written < batch.length) {
           written += await this.#sink.write(batch.subarray(written));
         }
-        this.#bytes -= batch.length;
+        if (!this.#closed) this.#bytes -= batch.length;
       }
     } catch (error) {
       this.close();

@@ -31,7 +31,9 @@ export function sanitize(text: string): string {
 /** Longest user name, in characters. */
 export const MAX_NAME_LENGTH = 32;
 
-const NAME = /^[\p{L}\p{N}_.-]+$/u;
+// Marks (\p{M}) are needed by Devanagari, Thai and decomposed accents, but
+// may not come first: a name must start with something visible on its own.
+const NAME = /^[\p{L}\p{N}_.-][\p{L}\p{M}\p{N}_.-]*$/u;
 
 /**
  * Checks a user name and returns why it is refused, or `null` when it is fine.

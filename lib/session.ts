@@ -182,7 +182,8 @@ export class Session {
       this.close();
       return null;
     }
-    const name = sanitize(line.text).trim();
+    // NFC, so that "Zoë" typed precomposed or decomposed is one name.
+    const name = sanitize(line.text).trim().normalize("NFC");
     const problem = nameProblem(name);
     if (problem) {
       await this.#refuse(`invalid name: ${problem}`);

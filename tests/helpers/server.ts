@@ -1,0 +1,146 @@
+/**
+ * Starts the real chat server (`server.ts`) as a child process for a test,
+ * with exactly the Deno permissions of the `server` task in `deno.json`, and
+ * stops it by its own PID.
+ *
+ * The data directory permission of the task (`data`) is pointed at the test's
+ * temporary directory; nothing else about the command line is changed. The
+ * child's environment holds only what the test passes (plus what Deno itself
+ * needs to find its cache), so a developer's own REDIS_* never leaks in.
+ *
+ * @module
+ */
+
+import { freePort } from "./redis.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** Options for {@linkcode startServer}. */
+export interface StartServerOptions {
+  /** Extra environment variables (PORT is set for you unless given). */
+  env?: Record<string, string>;
+  /** Extra command-line arguments after `server.ts`. */
+  args?: string[];
+  /** Data directory; a fresh temporary one when omitted. */
+  dataDir?: string;
+  /** Chat port; a free one when omitted. */
+  port?: number;
+  /**
+   * Start it as users do, with `deno task server` (no data directory is
+   * granted then, so only with Redis).
+   */
+  viaTask?: boolean;
+}
+
+/** The permission flags of the `server` task, with `data` replaced by `dataDir`. */
+export async function serverTaskFlags(dataDir: string): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const words: string[] = config.tasks.server.split(/\s+/);
+  const flags = words.slice(words.indexOf("run") + 1, words.indexOf("server.ts"));
+  return flags.map((flag) => flag.replace(/^(--allow-(?:read|write))=data$/, `$1=${dataDir}`));
+}
+
+/** Environment a Deno child needs to find its caches, taken from this process. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "NO_COLOR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** A chat server child process. */
+export class ServerProcess {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly #child: Deno.ChildProcess;
+  readonly #logs: string[] = [];
+  readonly #drained: Promise<void>;
+  #status: Promise<Deno.CommandStatus>;
+  #listening!: () => void;
+  readonly #ready = new Promise<void>((resolve) => this.#listening = resolve);
+
+  private constructor(child: Deno.ChildProcess, port: number, dataDir: string) {
+    this.#child = child;
+    this.port = port;
+    this.dataDir = dataDir;
+    this.#status = child.status;
+    this.#drained = this.#collect();
+  }
+
+  /** Spawns the server and resolves once it listens. */
+  static async start(options: StartServerOptions = {}): Promise<ServerProcess> {
+    const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "chat-data-" });
+    const port = options.port ?? await freePort();
+    const child = new Deno.Command("deno", {
+      args: options.viaTask
+        ? ["task", "server", ...options.args ?? []]
+        : ["run", ...await serverTaskFlags(dataDir), "server.ts", ...options.args ?? []],
+      cwd: ROOT,
+      clearEnv: true,
+      env: { ...baseEnv(), PORT: String(port), CHAT_DATA: dataDir, ...options.env },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const server = new ServerProcess(child, port, dataDir);
+    await server.#waitUntilListening();
+    return server;
+  }
+
+  /** Everything the server logged so far. */
+  get logs(): string {
+    return this.#logs.join("");
+  }
+
+  /** The exit status, once it has exited. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#status;
+  }
+
+  /** Sends `signal` (SIGTERM by default) and waits for the exit status. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    const status = await this.#status;
+    await this.#drained;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const killer = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }, 25_000);
+    await this.stop();
+    clearTimeout(killer);
+  }
+
+  async #waitUntilListening(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      this.#ready.then(() => "ready" as const),
+      this.#status.then(() => "exited" as const),
+      new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), 30_000)),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "ready") return;
+    if (outcome === "timeout") await this.stop("SIGKILL");
+    await this.#drained;
+    throw new Error(`chat server did not start (${outcome}):\n${this.logs}`);
+  }
+
+  async #collect(): Promise<void> {
+    for await (const text of this.#child.stderr.pipeThrough(new TextDecoderStream())) {
+      this.#logs.push(text);
+      if (this.logs.includes("chat server listening on")) this.#listening();
+    }
+  }
+}
