@@ -2,8 +2,11 @@
  * Tests for the test helper in `helpers/redis.ts`: a private redis-server per
  * test file, and the tiny RESP client it uses.
  *
- * Run with:
- * deno test --allow-run=redis-server --allow-net=127.0.0.1 --allow-write tests/redis_helper_test.ts
+ * Run with (the helper needs run, net and write; read is only for the tests
+ * that stat the temporary directory; /tmp is where Deno.makeTempDir puts it
+ * unless TMPDIR says otherwise):
+ *
+ * deno test --allow-run=redis-server --allow-net=127.0.0.1 --allow-read=/tmp --allow-write=/tmp tests/redis_helper_test.ts
  */
 import assert from "node:assert/strict";
 import {

@@ -23,7 +23,8 @@
  *
  * Everything it opens is closed and every child is awaited, so Deno's test
  * sanitizers stay quiet. Needs `--allow-run=redis-server`,
- * `--allow-net=127.0.0.1` and `--allow-write` (for the temporary directory).
+ * `--allow-net=127.0.0.1` and write access to the temporary directory
+ * (`--allow-write=/tmp`, or wherever TMPDIR points).
  *
  * @module
  */
