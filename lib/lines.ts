@@ -16,6 +16,8 @@
  * @module
  */
 
+import { concat } from "./bytes.ts";
+
 /** Anything with `read` in the shape of `Deno.Conn`. */
 export interface ByteSource {
   read(buffer: Uint8Array): Promise<number | null>;
@@ -71,16 +73,7 @@ export async function* readLines(
 
   /** Everything pending plus `tail`, as one array; pending is emptied. */
   const takePending = (tail: Uint8Array): Uint8Array => {
-    let bytes = tail;
-    if (pending.length > 0) {
-      bytes = new Uint8Array(pendingBytes + tail.length);
-      let offset = 0;
-      for (const part of pending) {
-        bytes.set(part, offset);
-        offset += part.length;
-      }
-      bytes.set(tail, offset);
-    }
+    const bytes = pending.length > 0 ? concat([...pending, tail]) : tail;
     pending = [];
     pendingBytes = 0;
     return bytes;

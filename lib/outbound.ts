@@ -14,6 +14,8 @@
  * @module
  */
 
+import { concat } from "./bytes.ts";
+
 /** Anything with `write` in the shape of `Deno.Conn`. */
 export interface ByteSink {
   write(bytes: Uint8Array): Promise<number>;
@@ -163,17 +165,4 @@ export class OutboundQueue {
       this.#writing = false;
     }
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

@@ -29,6 +29,8 @@
  * @module
  */
 
+import { concat } from "../../lib/bytes.ts";
+
 /** The loopback address every server started here binds to. */
 const HOST = "127.0.0.1" as const;
 
@@ -543,18 +545,6 @@ function indexOfCrlf(bytes: Uint8Array, from: number): number {
     if (bytes[i] === 13 && bytes[i + 1] === 10) return i;
   }
   return -1;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function sleep(ms: number): Promise<void> {
