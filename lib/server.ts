@@ -86,11 +86,6 @@ export class ChatServer {
     return server;
   }
 
-  /** The address the chat listener is bound to. */
-  get addr(): Deno.NetAddr {
-    return this.#listener.addr;
-  }
-
   /** Resolves when the server has shut down and every session has ended. */
   get finished(): Promise<void> {
     return this.#finished;

@@ -25,7 +25,7 @@ import {
   noticeLine,
 } from "./protocol.ts";
 import { nameProblem, sanitize } from "./sanitize.ts";
-import type { HistorySnapshot, Store } from "./store.ts";
+import { type HistorySnapshot, type Store, StoreUnavailableError } from "./store.ts";
 
 /** What a session needs from the server. */
 export interface SessionOptions {
@@ -88,11 +88,6 @@ export class Session {
     });
   }
 
-  /** The user's name once the handshake is done. */
-  get user(): string | null {
-    return this.#user;
-  }
-
   /** Serves the connection until the client leaves or it is closed. */
   async run(): Promise<void> {
     const { hub, store, logger } = this.#options;
@@ -100,7 +95,6 @@ export class Session {
       maxLineBytes: this.#options.maxLineBytes,
       idleFlushMs: UNTERMINATED_LINE_MS,
     });
-    let joined = false;
     try {
       const user = await this.#handshake(lines);
       if (user === null) return;
@@ -109,7 +103,6 @@ export class Session {
         () => store.history(this.#options.historyReplay),
         (snapshot) => this.#sendHistory(snapshot),
       );
-      joined = true;
       this.#user = user;
       logger.info(`${user} joined from ${this.#remote}`);
       await this.#announce("join", user);
@@ -117,14 +110,17 @@ export class Session {
         if (!await this.#handle(line, user)) break;
       }
     } catch (error) {
-      if (error instanceof SlowJoinError || error instanceof SlowClientError) {
-        this.#options.logger.warn(`${this.#remote} disconnected: ${error.message}`);
+      if (error instanceof StoreUnavailableError) {
+        logger.warn(`${this.#user ?? this.#remote} turned away: ${error.message}`);
+        this.#reply(errorLine("the chat store is unavailable; try again shortly"));
+      } else if (error instanceof SlowJoinError || error instanceof SlowClientError) {
+        logger.warn(`${this.#remote} disconnected: ${error.message}`);
       } else if (!this.#closed) {
         logger.debug(`${this.#remote} ended: ${(error as Error).message}`);
       }
     } finally {
       hub.leave(this.#member);
-      if (joined && this.#user) {
+      if (this.#user) {
         logger.info(`${this.#user} left`);
         await this.#announce("leave", this.#user);
       }

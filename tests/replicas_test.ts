@@ -107,6 +107,12 @@ Deno.test("while Redis is down a sender is told its message was not sent; after 
   await redis.stop();
   ann.send("during");
   assert.match(await ann.nextMessage(), /^! not sent: /);
+  const turnedAway = await TextClient.connect(a.port);
+  turnedAway.send("carl");
+  assert.deepEqual(await turnedAway.readToEnd(), [
+    "! the chat store is unavailable; try again shortly",
+  ]);
+  await turnedAway.close();
 
   await redis.restart();
   // Resend until the store takes it, as a user would; the first success must
