@@ -178,3 +178,20 @@ Deno.test("two replicas started with `deno task server` and the old deployment's
   assert.equal((await a.stop()).code, 0);
   assert.equal((await b.stop()).code, 0);
 });
+
+Deno.test("a server started while Redis is down waits, saying so, and serves once Redis is up", async () => {
+  await using redis = await RedisServer.start();
+  await redis.stop();
+  const starting = ServerProcess.start({ env: { REDIS_URL: redis.url } });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await redis.restart();
+  await using server = await starting;
+  assert.match(
+    server.logs,
+    /Redis command connection to redis:\/\/127\.0\.0\.1:\d+ failed .*; retrying in \d+ ms/,
+  );
+  assert.doesNotMatch(server.logs, /SQLite/);
+  const { client, history } = await TextClient.join(server.port, "ann");
+  assert.deepEqual(history, []);
+  await client.close();
+});
