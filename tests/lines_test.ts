@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type ByteSource, type Line, type LineReaderOptions, readLines } from "../lib/lines.ts";
+import { tcpPair } from "./helpers/tcp.ts";
 
 const encoder = new TextEncoder();
 
@@ -220,14 +221,6 @@ Deno.test("invalid UTF-8 bytes become U+FFFD without throwing", async () => {
   assert.equal(last.type, "line");
   assert.ok(last.type === "line" && /^\uFFFD+$/.test(last.text), JSON.stringify(last));
 });
-
-/** A connected loopback TCP pair. */
-async function tcpPair(): Promise<{ client: Deno.TcpConn; server: Deno.TcpConn }> {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  return { client, server: await accepted };
-}
 
 /** `promise`, or a rejection after `ms` milliseconds; the timer never outlives it. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

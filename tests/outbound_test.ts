@@ -6,16 +6,15 @@
 
 import assert from "node:assert/strict";
 import { type ByteSink, FlushScheduler, OutboundQueue } from "../lib/outbound.ts";
+import { tcpPair } from "./helpers/tcp.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A connected loopback TCP pair: `writer` is the queue's side, `peer` the reader. */
-async function tcpPair(): Promise<{ writer: Deno.TcpConn; peer: Deno.TcpConn }> {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const writer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  return { writer, peer: await accepted };
+/** A loopback TCP pair: `writer` is the queue's side, `peer` the reader. */
+async function writerAndPeer(): Promise<{ writer: Deno.TcpConn; peer: Deno.TcpConn }> {
+  const { client, server } = await tcpPair();
+  return { writer: client, peer: server };
 }
 
 /** Forwards to the real connection and counts the write calls. */
@@ -65,7 +64,7 @@ function close(...conns: Deno.Conn[]): void {
 }
 
 Deno.test("many lines pushed in one turn reach the peer intact and in order in one or two writes", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const sink = new CountingSink(writer);
   const queue = new OutboundQueue(sink, { limitBytes: 1 << 20, scheduler });
@@ -86,8 +85,8 @@ Deno.test("many lines pushed in one turn reach the peer intact and in order in o
 });
 
 Deno.test("one tick of the shared scheduler starts the writes of every queue with output", async () => {
-  const a = await tcpPair();
-  const b = await tcpPair();
+  const a = await writerAndPeer();
+  const b = await writerAndPeer();
   // A long delay: only flushNow() can start these writes within the test.
   const scheduler = new FlushScheduler(60_000);
   const sinkA = new CountingSink(a.writer);
@@ -112,7 +111,7 @@ Deno.test("one tick of the shared scheduler starts the writes of every queue wit
 });
 
 Deno.test("push refuses once the limit would be passed, and bytes counts queued bytes", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const queue = new OutboundQueue(writer, { limitBytes: 100, scheduler });
   try {
@@ -139,7 +138,7 @@ Deno.test("push refuses once the limit would be passed, and bytes counts queued 
 });
 
 Deno.test("bytes still being written count against the limit until the peer has taken them", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const limit = 16 * 1024 * 1024;
   const queue = new OutboundQueue(writer, { limitBytes: limit, scheduler });
@@ -163,7 +162,7 @@ Deno.test("bytes still being written count against the limit until the peer has 
 });
 
 Deno.test("when the peer does not read, pushing eventually refuses and bytes never passes the limit", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const limit = 256 * 1024;
   const chunkBytes = 16 * 1024;
@@ -203,7 +202,7 @@ Deno.test("when the peer does not read, pushing eventually refuses and bytes nev
 });
 
 Deno.test("drain returns false at its timeout while the peer does not read, and true once it does", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const queue = new OutboundQueue(writer, { limitBytes: 64 * 1024 * 1024, scheduler });
   try {
@@ -222,7 +221,7 @@ Deno.test("drain returns false at its timeout while the peer does not read, and 
 });
 
 Deno.test("a write failure after the peer closed calls onError once, and later pushes are dropped without throwing", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const sink = new CountingSink(writer);
   const errors: Error[] = [];
@@ -258,7 +257,7 @@ Deno.test("a write failure after the peer closed calls onError once, and later p
 });
 
 Deno.test("send writes past the limit, after what was queued, and resolves true once written", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const limit = 4096;
   const queue = new OutboundQueue(writer, { limitBytes: limit, scheduler });
@@ -284,7 +283,7 @@ Deno.test("send writes past the limit, after what was queued, and resolves true 
 });
 
 Deno.test("a closed queue drops what it held and everything pushed later, writing nothing", async () => {
-  const { writer, peer } = await tcpPair();
+  const { writer, peer } = await writerAndPeer();
   const scheduler = new FlushScheduler();
   const sink = new CountingSink(writer);
   const queue = new OutboundQueue(sink, { limitBytes: 4096, scheduler });
