@@ -111,7 +111,7 @@ export class Session {
       }
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
-        logger.warn(`${this.#user ?? this.#remote} turned away: ${error.message}`);
+        logger.warn(`${this.#remote} turned away: ${error.message}`);
         this.#reply(errorLine("the chat store is unavailable; try again shortly"));
       } else if (error instanceof SlowJoinError || error instanceof SlowClientError) {
         logger.warn(`${this.#remote} disconnected: ${error.message}`);
