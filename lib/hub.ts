@@ -13,7 +13,8 @@
  */
 
 import type { ChatEvent, HistorySnapshot } from "./store.ts";
-import { eventLine } from "./protocol.ts";
+import { eventJson } from "./json_protocol.ts";
+import { eventLine } from "./text_protocol.ts";
 
 const encoder = new TextEncoder();
 
@@ -21,6 +22,7 @@ const encoder = new TextEncoder();
 export class Frame {
   readonly event: ChatEvent;
   #text: Uint8Array | undefined;
+  #json: Uint8Array | undefined;
 
   constructor(event: ChatEvent) {
     this.event = event;
@@ -29,6 +31,11 @@ export class Frame {
   /** The event as a text-protocol line, newline included. */
   get text(): Uint8Array {
     return this.#text ??= encoder.encode(`${eventLine(this.event)}\n`);
+  }
+
+  /** The event as a JSON-protocol line, newline included. */
+  get json(): Uint8Array {
+    return this.#json ??= encoder.encode(`${eventJson(this.event)}\n`);
   }
 }
 

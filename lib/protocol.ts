@@ -1,57 +1,80 @@
 /**
- * The text protocol spoken with the old Python client and with `nc`: how
- * events and history entries become lines, and how a first line is told
- * apart from a user name.
+ * What both wire protocols share: the requests a client can make, the
+ * errors and notices a server can send, and the {@linkcode Dialect} a
+ * session speaks them through. The text dialect lives in `text_protocol.ts`,
+ * the JSON one in `json_protocol.ts`.
  *
- * Lines sent: `[user]: text` for messages, `HISTORY_END` after the history,
- * `* ...` for notices and `! ...` for errors. This module only formats and
- * classifies; it does no I/O.
+ * Also here: telling an HTTP request apart from a chat client's first line.
+ * This module does no I/O.
  *
  * @module
  */
 
-import type { ChatEvent, HistoryEntry } from "./store.ts";
-import { sanitize } from "./sanitize.ts";
+import type { Frame } from "./hub.ts";
+import type { HistoryEntry } from "./store.ts";
 
-/** The line that ends the history and starts live delivery. */
-export const HISTORY_END = "HISTORY_END";
+/** Stable error codes; text mode shows only the text. See `docs/protocol.md`. */
+export type ErrorCode =
+  | "bad_request"
+  | "bad_hello"
+  | "unknown_command"
+  | "invalid_name"
+  | "name_taken"
+  | "handshake_timeout"
+  | "server_full"
+  | "too_many_connections"
+  | "store_unavailable"
+  | "line_too_long"
+  | "not_sent"
+  | "slow_down"
+  | "flooding"
+  | "slow_consumer";
 
-/** Commands a client may send instead of a message. */
-export const HELP: readonly string[] = [
-  "* commands:",
-  "*   /help         this list",
-  "*   /quit, exit   leave the chat",
-  "* anything else is sent to everyone",
-];
-
-/** The text line for a live event. */
-export function eventLine(event: ChatEvent): string {
-  switch (event.type) {
-    case "message":
-      return `[${event.user}]: ${event.text}`;
-    case "join":
-      return `* ${event.user} joined`;
-    case "leave":
-      return `* ${event.user} left`;
-  }
+/** An error to report to a client. */
+export interface ProtocolError {
+  code: ErrorCode;
+  /** For people; text mode sends it as `! text`. */
+  text: string;
+  /** The client's label of the message it is about (JSON mode). */
+  ref?: string;
+  /** Whether the server closes the connection after sending it. */
+  fatal?: boolean;
 }
+
+/** Codes of notices (`* text` in text mode). */
+export type NoticeCode = "shutdown";
+
+/** One thing a joined client asked for. */
+export type Request =
+  | { type: "message"; text: string; ref?: string }
+  | { type: "who" }
+  | { type: "ping" }
+  | { type: "help" }
+  | { type: "quit" }
+  | { type: "invalid"; error: ProtocolError };
 
 /**
- * The text line for a history entry. Old-service entries are replayed as
- * they were stored, less any control characters.
+ * How a session speaks to its client: parsing what it sends after the
+ * handshake and encoding everything sent back. Every method returns lines
+ * without their line break.
  */
-export function historyLine(entry: HistoryEntry): string {
-  return entry.type === "message" ? `[${entry.user}]: ${entry.text}` : sanitize(entry.line);
-}
-
-/** A notice line, e.g. `* server shutting down`. */
-export function noticeLine(text: string): string {
-  return `* ${text}`;
-}
-
-/** An error line, e.g. `! line too long`. */
-export function errorLine(text: string): string {
-  return `! ${text}`;
+export interface Dialect {
+  /** The request in one line, or null for a line to ignore (blank). */
+  parse(line: string): Request | null;
+  /** The shared bytes of a live event for this client, or null to skip it. */
+  live(frame: Frame, own: boolean): Uint8Array | null;
+  /** One history entry. */
+  history(entry: HistoryEntry): string;
+  /** The end of the history; `lastId` is the newest id it covered. */
+  historyEnd(lastId: number): string;
+  error(error: ProtocolError): string;
+  notice(code: NoticeCode, text: string): string;
+  /** The answer to a `who` request. */
+  who(users: readonly string[]): string[];
+  /** The answer to a `help` request. */
+  help(): readonly string[];
+  /** The answer to a `ping` request. */
+  pong(): string;
 }
 
 const HTTP_REQUEST = /^[A-Z]{3,10} \S+ HTTP\/\d(\.\d)?$/;

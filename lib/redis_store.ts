@@ -143,14 +143,20 @@ export class RedisStore implements Store {
   }
 
   async append(message: NewMessage): Promise<ChatMessage> {
-    const fields = JSON.stringify({ user: message.user, text: message.text, ts: message.ts });
+    const stored: Omit<ChatMessage, "id"> = {
+      user: message.user,
+      text: message.text,
+      ts: message.ts,
+    };
+    if (message.ref !== undefined) stored.ref = message.ref;
+    const fields = JSON.stringify(stored);
     const reply = await this.#script(APPEND, [this.#keys.list, this.#keys.seq], [
       fields.slice(1),
       this.#keys.channel,
       String(this.#options.historyLimit),
       JSON.stringify(message.origin),
     ]);
-    return { id: Number(reply), user: message.user, text: message.text, ts: message.ts };
+    return { id: Number(reply), ...stored };
   }
 
   async publish(notice: Notice): Promise<void> {

@@ -12,7 +12,7 @@ import type { ServerConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import { FlushScheduler } from "./outbound.ts";
-import { errorLine } from "./protocol.ts";
+import { errorLine } from "./text_protocol.ts";
 import { Session } from "./session.ts";
 import type { Store } from "./store.ts";
 
@@ -102,7 +102,7 @@ export class ChatServer {
     this.#listener.close();
     await Promise.all(
       [...this.#sessions.keys()].map((session) =>
-        session.end("server shutting down", this.#config.shutdownGraceMs)
+        session.end("shutdown", "server shutting down", this.#config.shutdownGraceMs)
       ),
     );
     await this.#finished;

@@ -1,10 +1,11 @@
 /**
- * One client connection in the text protocol: the name handshake, the
- * history, then reading messages and commands until the client leaves.
+ * One client connection: the handshake, the history, then reading requests
+ * until the client leaves. The first line picks the dialect: a name starts
+ * the text protocol, a `{` starts the JSON protocol (see `protocol.ts`).
  *
  * Everything the client sends goes through the bounded line reader and is
  * sanitised before it is stored. A message is confirmed only by being stored:
- * if the store fails, the client gets an error line saying it was not sent.
+ * if the store fails, the client gets an error saying it was not sent.
  * Output goes through the connection's bounded queue; a client that falls
  * too far behind is disconnected instead of slowing anyone down.
  *
@@ -12,20 +13,21 @@
  */
 
 import { type Frame, type Hub, SlowJoinError } from "./hub.ts";
+import { jsonDialect, parseHello } from "./json_protocol.ts";
 import { type Line, readLines } from "./lines.ts";
 import type { Logger } from "./log.ts";
 import { type FlushScheduler, OutboundQueue } from "./outbound.ts";
 import {
-  errorLine,
-  HELP,
-  HISTORY_END,
-  historyLine,
+  type Dialect,
   HTTP_RESPONSE,
   isHttpRequest,
-  noticeLine,
+  type NoticeCode,
+  type ProtocolError,
+  type Request,
 } from "./protocol.ts";
 import { nameProblem, sanitize } from "./sanitize.ts";
 import { type HistorySnapshot, type Store, StoreUnavailableError } from "./store.ts";
+import { textDialect } from "./text_protocol.ts";
 
 /** What a session needs from the server. */
 export interface SessionOptions {
@@ -66,6 +68,14 @@ export class SlowClientError extends Error {
   }
 }
 
+/** Who a client is, as agreed in the handshake. */
+interface Identity {
+  user: string;
+  dialect: Dialect;
+  /** JSON mode: replay only messages with a higher id. */
+  since?: number;
+}
+
 /** One connected client, from its first byte to its close. */
 export class Session {
   readonly #conn: Deno.Conn;
@@ -73,6 +83,7 @@ export class Session {
   readonly #outbound: OutboundQueue;
   readonly #remote: string;
   readonly #member = { deliver: (frame: Frame) => this.#deliver(frame) };
+  #dialect: Dialect = textDialect;
   #user: string | null = null;
   #closed = false;
 
@@ -96,12 +107,14 @@ export class Session {
       idleFlushMs: UNTERMINATED_LINE_MS,
     });
     try {
-      const user = await this.#handshake(lines);
-      if (user === null) return;
+      const identity = await this.#handshake(lines);
+      if (identity === null) return;
+      const { user } = identity;
+      this.#dialect = identity.dialect;
       await hub.join(
         this.#member,
         () => store.history(this.#options.historyReplay),
-        (snapshot) => this.#sendHistory(snapshot),
+        (snapshot) => this.#sendHistory(snapshot, identity.since),
       );
       this.#user = user;
       logger.info(`${user} joined from ${this.#remote}`);
@@ -112,7 +125,11 @@ export class Session {
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         logger.warn(`${this.#remote} turned away: ${error.message}`);
-        this.#reply(errorLine("the chat store is unavailable; try again shortly"));
+        this.#reply(this.#dialect.error({
+          code: "store_unavailable",
+          text: "the chat store is unavailable; try again shortly",
+          fatal: true,
+        }));
       } else if (error instanceof SlowJoinError || error instanceof SlowClientError) {
         logger.warn(`${this.#remote} disconnected: ${error.message}`);
       } else if (!this.#closed) {
@@ -130,11 +147,11 @@ export class Session {
   }
 
   /**
-   * Tells the client `text` as a notice, writes what is queued (waiting at
-   * most `timeoutMs`), and closes.
+   * Sends the client a notice, writes what is queued (waiting at most
+   * `timeoutMs`), and closes.
    */
-  async end(text: string, timeoutMs: number): Promise<void> {
-    this.#outbound.push(encoder.encode(`${noticeLine(text)}\n`));
+  async end(code: NoticeCode, text: string, timeoutMs: number): Promise<void> {
+    this.#outbound.push(encoder.encode(`${this.#dialect.notice(code, text)}\n`));
     await this.#outbound.drain(timeoutMs);
     this.close();
   }
@@ -151,8 +168,8 @@ export class Session {
     }
   }
 
-  /** Reads the first line. Returns the user name, or null when the client is turned away. */
-  async #handshake(lines: AsyncGenerator<Line>): Promise<string | null> {
+  /** Reads the first line. Returns who the client is, or null when it is turned away. */
+  async #handshake(lines: AsyncGenerator<Line>): Promise<Identity | null> {
     const first = lines.next();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
@@ -162,15 +179,19 @@ export class Session {
     if (result === "timeout") {
       // The pending read fails once the connection closes; that is expected.
       first.catch(() => {});
-      await this.#refuse(
-        `no name received within ${this.#options.handshakeTimeoutMs / 1000} s`,
-      );
+      await this.#refuse({
+        code: "handshake_timeout",
+        text: `no name received within ${this.#options.handshakeTimeoutMs / 1000} s`,
+      });
       return null;
     }
     if (result.done) return null;
     const line = result.value;
     if (line.type === "too_long") {
-      await this.#refuse(`name line too long (max ${this.#options.maxLineBytes} bytes)`);
+      await this.#refuse({
+        code: "line_too_long",
+        text: `name line too long (max ${this.#options.maxLineBytes} bytes)`,
+      });
       return null;
     }
     if (isHttpRequest(line.text)) {
@@ -178,73 +199,101 @@ export class Session {
       this.close();
       return null;
     }
+    let identity: Identity = { user: line.text, dialect: textDialect };
+    if (line.text.startsWith("{")) {
+      this.#dialect = jsonDialect;
+      const hello = parseHello(line.text);
+      if ("code" in hello) {
+        await this.#refuse(hello);
+        return null;
+      }
+      identity = { ...hello, dialect: jsonDialect };
+    }
     // NFC, so that "Zoë" typed precomposed or decomposed is one name.
-    const name = sanitize(line.text).trim().normalize("NFC");
+    const name = sanitize(identity.user).trim().normalize("NFC");
     const problem = nameProblem(name);
     if (problem) {
-      await this.#refuse(`invalid name: ${problem}`);
+      await this.#refuse({ code: "invalid_name", text: `invalid name: ${problem}` });
       return null;
     }
-    return name;
+    return { ...identity, user: name };
   }
 
-  async #refuse(reason: string): Promise<void> {
-    this.#options.logger.info(`${this.#remote} refused: ${reason}`);
-    await this.#outbound.send(encoder.encode(`${errorLine(reason)}\n`), LINGER_MS);
+  async #refuse(error: ProtocolError): Promise<void> {
+    this.#options.logger.info(`${this.#remote} refused: ${error.text}`);
+    const line = this.#dialect.error({ ...error, fatal: true });
+    await this.#outbound.send(encoder.encode(`${line}\n`), LINGER_MS);
     this.close();
   }
 
-  async #sendHistory(snapshot: HistorySnapshot): Promise<void> {
+  async #sendHistory(snapshot: HistorySnapshot, since: number | undefined): Promise<void> {
     const send = async (text: string) => {
       if (!await this.#outbound.send(encoder.encode(text), WRITE_TIMEOUT_MS)) {
         throw new SlowClientError(`history not read within ${WRITE_TIMEOUT_MS / 1000} s`);
       }
     };
+    const dialect = this.#dialect;
     let piece = "";
     for (const entry of snapshot.entries) {
-      piece += `${historyLine(entry)}\n`;
+      if (since !== undefined && (entry.type !== "message" || entry.id <= since)) continue;
+      piece += `${dialect.history(entry)}\n`;
       if (piece.length >= HISTORY_CHUNK_BYTES) {
         await send(piece);
         piece = "";
       }
     }
-    await send(`${piece}${HISTORY_END}\n`);
+    await send(`${piece}${dialect.historyEnd(snapshot.lastId)}\n`);
   }
 
   /** Handles one line from a joined client. Returns false when the client leaves. */
   async #handle(line: Line, user: string): Promise<boolean> {
     if (line.type === "too_long") {
-      this.#reply(errorLine(
-        `line too long (max ${this.#options.maxLineBytes} bytes); it was not sent`,
-      ));
+      this.#reply(this.#dialect.error({
+        code: "line_too_long",
+        text: `line too long (max ${this.#options.maxLineBytes} bytes); it was not sent`,
+      }));
       return true;
     }
-    let text = sanitize(line.text).trim();
-    if (text === "") return true;
-    if (text === "exit" || text === "/quit") return false;
-    if (text === "/help") {
-      for (const help of HELP) this.#reply(help);
-      return true;
+    const request = this.#dialect.parse(line.text);
+    if (request === null) return true;
+    switch (request.type) {
+      case "quit":
+        return false;
+      case "help":
+        for (const help of this.#dialect.help()) this.#reply(help);
+        return true;
+      case "ping":
+        this.#reply(this.#dialect.pong());
+        return true;
+      case "who":
+        this.#reply(...this.#dialect.who([user]));
+        return true;
+      case "invalid":
+        this.#reply(this.#dialect.error(request.error));
+        return true;
+      case "message":
+        await this.#send(request, user);
+        return true;
     }
-    if (text.startsWith("//")) {
-      text = text.slice(1);
-    } else if (text.startsWith("/")) {
-      const command = text.split(/\s/, 1)[0];
-      this.#reply(errorLine(`unknown command ${command}; /help lists them, // sends a leading /`));
-      return true;
-    }
+  }
+
+  async #send(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
     try {
       await this.#options.store.append({
         user,
-        text,
+        text: request.text,
         ts: Date.now(),
         origin: this.#options.origin,
+        ...request.ref === undefined ? {} : { ref: request.ref },
       });
     } catch (error) {
       this.#options.logger.warn(`message from ${user} not stored: ${(error as Error).message}`);
-      this.#reply(errorLine("not sent: the chat store is unavailable; try again shortly"));
+      this.#reply(this.#dialect.error({
+        code: "not_sent",
+        text: "not sent: the chat store is unavailable; try again shortly",
+        ...request.ref === undefined ? {} : { ref: request.ref },
+      }));
     }
-    return true;
   }
 
   async #announce(type: "join" | "leave", user: string): Promise<void> {
@@ -261,13 +310,14 @@ export class Session {
   }
 
   #deliver(frame: Frame): void {
-    // Text mode: a sender does not get its own lines back.
-    if (frame.event.origin === this.#options.origin) return;
-    if (!this.#outbound.push(frame.text)) this.#dropSlow();
+    const bytes = this.#dialect.live(frame, frame.event.origin === this.#options.origin);
+    if (bytes !== null && !this.#outbound.push(bytes)) this.#dropSlow();
   }
 
-  #reply(line: string): void {
-    if (!this.#outbound.push(encoder.encode(`${line}\n`))) this.#dropSlow();
+  #reply(...lines: string[]): void {
+    for (const line of lines) {
+      if (!this.#outbound.push(encoder.encode(`${line}\n`))) return this.#dropSlow();
+    }
   }
 
   #dropSlow(): void {

@@ -12,6 +12,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   type ChatEvent,
   type ChatMessage,
+  type HistoryEntry,
   type HistorySnapshot,
   type NewMessage,
   type Notice,
@@ -42,10 +43,10 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#historyLimit = historyLimit;
     this.description = `embedded SQLite at ${path} (single replica only)`;
-    this.#insert = db.prepare("INSERT INTO messages (user, text, ts) VALUES (?, ?, ?)");
+    this.#insert = db.prepare("INSERT INTO messages (user, text, ts, ref) VALUES (?, ?, ?, ?)");
     this.#trim = db.prepare("DELETE FROM messages WHERE id <= ?");
     this.#newest = db.prepare(
-      "SELECT id, user, text, ts FROM (SELECT * FROM messages ORDER BY id DESC LIMIT ?) ORDER BY id",
+      "SELECT id, user, text, ts, ref FROM (SELECT * FROM messages ORDER BY id DESC LIMIT ?) ORDER BY id",
     );
     this.#lastId = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'");
   }
@@ -63,23 +64,33 @@ export class SqliteStore implements Store {
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         user TEXT NOT NULL,
         text TEXT NOT NULL,
-        ts INTEGER NOT NULL
+        ts INTEGER NOT NULL,
+        ref TEXT
       );
     `);
+    // Databases made before message refs existed gain the column in place.
+    const columns = db.prepare("PRAGMA table_info(messages)").all() as { name: string }[];
+    if (!columns.some((column) => column.name === "ref")) {
+      db.exec("ALTER TABLE messages ADD COLUMN ref TEXT");
+    }
     return new SqliteStore(db, path, options.historyLimit);
   }
 
   append(message: NewMessage): Promise<ChatMessage> {
     let id: number;
     try {
-      id = Number(this.#insert.run(message.user, message.text, message.ts).lastInsertRowid);
+      id = Number(
+        this.#insert.run(message.user, message.text, message.ts, message.ref ?? null)
+          .lastInsertRowid,
+      );
       if (id > this.#historyLimit) this.#trim.run(id - this.#historyLimit);
     } catch (error) {
       return Promise.reject(
         new StoreUnavailableError(`SQLite: ${(error as Error).message}`, { cause: error }),
       );
     }
-    const stored = { id, user: message.user, text: message.text, ts: message.ts };
+    const stored: ChatMessage = { id, user: message.user, text: message.text, ts: message.ts };
+    if (message.ref !== undefined) stored.ref = message.ref;
     this.#listener?.({ type: "message", origin: message.origin, ...stored });
     return Promise.resolve(stored);
   }
@@ -94,13 +105,17 @@ export class SqliteStore implements Store {
       const rows = this.#newest.all(limit) as unknown as ChatMessage[];
       const last = this.#lastId.get() as { seq: number } | undefined;
       return Promise.resolve({
-        entries: rows.map((row) => ({
-          type: "message" as const,
-          id: row.id,
-          user: row.user,
-          text: row.text,
-          ts: row.ts,
-        })),
+        entries: rows.map((row) => {
+          const entry: HistoryEntry = {
+            type: "message",
+            id: row.id,
+            user: row.user,
+            text: row.text,
+            ts: row.ts,
+          };
+          if (row.ref !== null && row.ref !== undefined) entry.ref = row.ref;
+          return entry;
+        }),
         lastId: Number(last?.seq ?? 0),
       });
     } catch (error) {

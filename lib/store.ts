@@ -17,6 +17,8 @@ export interface ChatMessage {
   text: string;
   /** Milliseconds since the Unix epoch, assigned by the server that stored it. */
   ts: number;
+  /** The sender's own label for it (JSON mode), so a client can recognise its receipt. */
+  ref?: string;
 }
 
 /** A history entry: a message, or a plain line written by the old service. */
@@ -101,13 +103,15 @@ export function parseEntry(raw: string): HistoryEntry {
         Number.isSafeInteger(value?.id) && typeof value.user === "string" &&
         typeof value.text === "string" && Number.isFinite(value.ts)
       ) {
-        return {
+        const entry: HistoryEntry = {
           type: "message",
           id: value.id,
           user: value.user,
           text: value.text,
           ts: value.ts,
         };
+        if (typeof value.ref === "string") entry.ref = value.ref;
+        return entry;
       }
     } catch {
       // Not ours after all: replay it as the plain line it is.

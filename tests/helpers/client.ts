@@ -204,3 +204,61 @@ export class TextClient {
     this.#wake?.();
   }
 }
+
+/** A JSON-protocol event as received. */
+// deno-lint-ignore no-explicit-any
+export type JsonEvent = Record<string, any>;
+
+/** One connection speaking the JSON protocol, built on the same line framing. */
+export class JsonClient {
+  /** The underlying line connection, for raw writes and reads. */
+  readonly lines: TextClient;
+
+  private constructor(lines: TextClient) {
+    this.lines = lines;
+  }
+
+  /**
+   * Connects and sends a hello (`since` for a resume).
+   *
+   * @returns the history events, without `history_end`, and `history_end`'s id.
+   */
+  static async join(
+    port: number,
+    user: string,
+    since?: number,
+  ): Promise<{ client: JsonClient; history: JsonEvent[]; lastId: number }> {
+    const client = new JsonClient(await TextClient.connect(port));
+    client.request(since === undefined ? { type: "hello", user } : { type: "hello", user, since });
+    const history = await client.readUntil((event) => event.type === "history_end");
+    const end = history.pop()!;
+    return { client, history, lastId: end.id };
+  }
+
+  /** Sends one request object as a line. */
+  request(value: JsonEvent): Promise<void> {
+    return this.lines.send(JSON.stringify(value));
+  }
+
+  /** The next event, or `null` once the server has closed. */
+  async next(timeoutMs = 10_000): Promise<JsonEvent | null> {
+    const line = await this.lines.readLine(timeoutMs);
+    return line === null ? null : JSON.parse(line);
+  }
+
+  /** Reads events up to and including the first that passes `test`. */
+  async readUntil(test: (event: JsonEvent) => boolean, timeoutMs = 10_000): Promise<JsonEvent[]> {
+    const lines = await this.lines.readUntil((line) => test(JSON.parse(line)), timeoutMs);
+    return lines.map((line) => JSON.parse(line));
+  }
+
+  /** Reads events until the server closes. */
+  async readToEnd(timeoutMs = 10_000): Promise<JsonEvent[]> {
+    return (await this.lines.readToEnd(timeoutMs)).map((line) => JSON.parse(line));
+  }
+
+  /** Closes the connection. */
+  close(): Promise<void> {
+    return this.lines.close();
+  }
+}
