@@ -1,28 +1,51 @@
 /**
- * Entry point of the chat server: configuration, then the store, then the
- * listener, then a graceful shutdown on SIGTERM or SIGINT.
+ * Entry point of the chat server: configuration, the HTTP port (health,
+ * readiness, metrics), the store, the chat listener, then a graceful
+ * shutdown on SIGTERM or SIGINT.
  *
  * Run with `deno task server`; `--help` lists the settings.
+ * `chat-server healthcheck` asks a running server's `/healthz` and exits 0
+ * or 1, for container health checks in an image without a shell.
  *
  * @module
  */
 
 import { ConfigError, ENV_VARS, parseConfig, type ServerConfig, USAGE } from "./lib/config.ts";
+import { healthcheck, type Readiness, startHttp } from "./lib/http.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
+import { ServerMetrics } from "./lib/metrics.ts";
+import { LocalPresence, type Presence, RedisPresence } from "./lib/presence.ts";
 import { RedisStore } from "./lib/redis_store.ts";
 import { ChatServer } from "./lib/server.ts";
 import { SqliteStore } from "./lib/sqlite_store.ts";
 import type { Store } from "./lib/store.ts";
 
-async function openStore(config: ServerConfig, logger: Logger): Promise<Store> {
+async function openStore(
+  config: ServerConfig,
+  logger: Logger,
+  metrics: ServerMetrics,
+): Promise<{ store: Store; presence: Presence }> {
   if (config.redis) {
     logger.info(`connecting to Redis at ${config.redis.url}`);
-    return await RedisStore.connect({
+    const store = await RedisStore.connect({
       redis: config.redis,
       historyKey: config.historyKey,
       historyLimit: config.historyLimit,
       logger,
+      metrics,
     });
+    try {
+      const presence = await RedisPresence.connect({
+        redis: config.redis,
+        key: `${config.historyKey}:presence`,
+        ttlMs: config.presenceTtlMs,
+        logger,
+      });
+      return { store, presence };
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
   }
   for (const name of ["read", "write"] as const) {
     const { state } = await Deno.permissions.query({ name, path: config.dataDir });
@@ -33,50 +56,91 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Store> {
       );
     }
   }
-  return await SqliteStore.open({ dataDir: config.dataDir, historyLimit: config.historyLimit });
+  const store = await SqliteStore.open({
+    dataDir: config.dataDir,
+    historyLimit: config.historyLimit,
+    metrics,
+  });
+  return { store, presence: new LocalPresence() };
 }
 
-async function main(): Promise<number> {
-  let config: ServerConfig;
+function readConfig(args: string[]): ServerConfig | number {
   try {
     const env = Object.fromEntries(ENV_VARS.map((name) => [name, Deno.env.get(name)]));
-    const parsed = parseConfig(Deno.args, env);
+    const parsed = parseConfig(args, env);
     if (parsed.kind === "help") {
       console.log(USAGE);
       return 0;
     }
-    config = parsed.config;
+    return parsed.config;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`chat-server: ${error.message}\n\n${USAGE}`);
     return 2;
   }
+}
 
-  const logger = createLogger(config.logLevel);
-  let store: Store;
+async function main(): Promise<number> {
+  if (Deno.args[0] === "healthcheck") {
+    const config = readConfig(Deno.args.slice(1));
+    if (typeof config === "number") return config;
+    return await healthcheck(config.httpPort) ? 0 : 1;
+  }
+  const config = readConfig(Deno.args);
+  if (typeof config === "number") return config;
+
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
+  const metrics = new ServerMetrics();
+  let store: Store | null = null;
+  let server: ChatServer | null = null;
+  const ready = (): Readiness => {
+    if (server?.stopping) return { ready: false, reason: "shutting down" };
+    if (!store) return { ready: false, reason: "store connecting" };
+    if (!store.connected) return { ready: false, reason: "store disconnected" };
+    if (!server) return { ready: false, reason: "starting" };
+    return { ready: true };
+  };
+  // Health answers while the store is still being waited for, so that a
+  // liveness probe does not restart a server that is only waiting for Redis.
+  let http;
   try {
-    store = await openStore(config, logger);
+    http = await startHttp({
+      hostname: config.host,
+      port: config.httpPort,
+      metrics,
+      ready,
+      logger,
+    });
+  } catch (error) {
+    logger.error(`cannot serve HTTP on port ${config.httpPort}: ${(error as Error).message}`);
+    return 1;
+  }
+
+  let presence: Presence;
+  try {
+    ({ store, presence } = await openStore(config, logger, metrics));
   } catch (error) {
     logger.error(`cannot open the store: ${(error as Error).message}`);
+    await http.shutdown();
     return 1;
   }
   logger.info(`store: ${store.description}`);
 
-  let server: ChatServer;
   try {
-    server = await ChatServer.start(config, store, logger);
+    server = await ChatServer.start(config, { store, presence, logger, metrics });
   } catch (error) {
     logger.error(`cannot start: ${(error as Error).message}`);
-    await store.close();
+    await Promise.all([store.close(), presence.close(), http.shutdown()]);
     return 1;
   }
-  const stop = () => void server.shutdown();
+  const running = server;
+  const stop = () => void running.shutdown();
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
-  await server.finished;
+  await running.finished;
   Deno.removeSignalListener("SIGTERM", stop);
   Deno.removeSignalListener("SIGINT", stop);
-  await store.close();
+  await Promise.all([store.close(), presence.close(), http.shutdown()]);
   logger.info("stopped");
   return 0;
 }

@@ -9,11 +9,13 @@
  */
 
 import { parseArgs } from "node:util";
+import { DEFAULT_TRUSTED, parseNetworks } from "./ip_limit.ts";
 
 /** The environment variables the server reads, and nothing else. */
 export const ENV_VARS: readonly string[] = [
   "PORT",
   "HOST",
+  "HTTP_PORT",
   "REDIS_URL",
   "REDIS_HOST",
   "REDIS_PORT",
@@ -26,9 +28,17 @@ export const ENV_VARS: readonly string[] = [
   "MAX_LINE_BYTES",
   "HANDSHAKE_TIMEOUT",
   "QUEUE_LIMIT",
+  "QUEUE_SOFT_LIMIT",
+  "QUEUE_SOFT_SECONDS",
   "MAX_CONNECTIONS",
+  "MAX_CONNECTIONS_PER_IP",
+  "TRUSTED_NETWORKS",
+  "RATE_LIMIT",
+  "RATE_BURST",
+  "PRESENCE_TTL",
   "SHUTDOWN_GRACE",
   "LOG_LEVEL",
+  "LOG_FORMAT",
 ];
 
 /** Where and how to reach Redis. The password is never logged. */
@@ -45,6 +55,8 @@ export interface ServerConfig {
   host: string;
   /** Chat (TCP) port. */
   port: number;
+  /** Port of the health, readiness and metrics endpoints (0: any free port). */
+  httpPort: number;
   /** Redis settings, or `null` for the embedded store. */
   redis: RedisConfig | null;
   /** Directory of the embedded store's database file. */
@@ -61,12 +73,28 @@ export interface ServerConfig {
   handshakeTimeoutMs: number;
   /** Most bytes queued for one client before it is disconnected as too slow. */
   queueLimitBytes: number;
+  /** Bytes queued for one client that it may exceed only for {@linkcode queueSoftMs}. */
+  queueSoftLimitBytes: number;
+  /** How long a client may stay above the soft queue limit, in milliseconds. */
+  queueSoftMs: number;
   /** Most simultaneous connections. */
   maxConnections: number;
+  /** Most simultaneous connections from one address outside the trusted networks. */
+  maxConnectionsPerIp: number;
+  /** Networks exempt from the per-address limit, as CIDR text (`none` for no exemption). */
+  trustedNetworks: string;
+  /** Messages per second one connection may send, on average. */
+  rateLimit: number;
+  /** Messages one connection may send at once before the rate limit applies. */
+  rateBurst: number;
+  /** How long a user stays listed as online after its server stops refreshing it, in ms. */
+  presenceTtlMs: number;
   /** How long a shutdown waits for clients to drain, in milliseconds. */
   shutdownGraceMs: number;
   /** Least severe log level written. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Log lines as text for people or as JSON objects for collectors. */
+  logFormat: "text" | "json";
 }
 
 /** A configuration value that cannot be used, with the setting it came from. */
@@ -87,6 +115,7 @@ export const USAGE: string = `Usage: chat-server [PORT] [options]
 Options (each overrides the environment variable in brackets):
   --port N              chat port                          [PORT, 6000]
   --host ADDR           address to bind                    [HOST, 0.0.0.0]
+  --http-port N         health, readiness, metrics port    [HTTP_PORT, 8080]
   --redis-url URL       use Redis at URL                   [REDIS_URL]
                         (or REDIS_HOST, REDIS_PORT, REDIS_USER, REDIS_PASSWORD)
   --data DIR            embedded store directory           [CHAT_DATA, data]
@@ -95,16 +124,27 @@ Options (each overrides the environment variable in brackets):
   --history-replay N    messages sent to a joining client  [HISTORY_REPLAY, all kept]
   --max-line-bytes N    longest accepted line              [MAX_LINE_BYTES, 4096]
   --handshake-timeout S seconds to send a name             [HANDSHAKE_TIMEOUT, 10]
-  --queue-limit BYTES   output queued per client           [QUEUE_LIMIT, 1048576]
+  --queue-limit BYTES   output queued per client, at most  [QUEUE_LIMIT, 1048576]
+  --queue-soft-limit B  output queued per client for long  [QUEUE_SOFT_LIMIT, 262144]
+  --queue-soft-seconds S  how long is long                 [QUEUE_SOFT_SECONDS, 10]
   --max-connections N   simultaneous connections           [MAX_CONNECTIONS, 10000]
+  --max-connections-per-ip N  from one address             [MAX_CONNECTIONS_PER_IP, 10]
+  --trusted-networks CIDRS  exempt from the per-IP limit   [TRUSTED_NETWORKS,
+                        127.0.0.0/8,::1/128; "none" for no exemption]
+  --rate-limit N        messages per second per client     [RATE_LIMIT, 5]
+  --rate-burst N        messages at once before the limit  [RATE_BURST, 10]
+  --presence-ttl S      seconds a crashed server's users   [PRESENCE_TTL, 30]
+                        stay listed online
   --shutdown-grace S    seconds to drain on shutdown       [SHUTDOWN_GRACE, 20]
   --log-level LEVEL     debug, info, warn or error         [LOG_LEVEL, info]
+  --log-format FORMAT   text or json                       [LOG_FORMAT, text]
   -h, --help            show this help
 `;
 
 const FLAGS = {
   "port": "PORT",
   "host": "HOST",
+  "http-port": "HTTP_PORT",
   "redis-url": "REDIS_URL",
   "data": "CHAT_DATA",
   "history-key": "HISTORY_KEY",
@@ -113,9 +153,17 @@ const FLAGS = {
   "max-line-bytes": "MAX_LINE_BYTES",
   "handshake-timeout": "HANDSHAKE_TIMEOUT",
   "queue-limit": "QUEUE_LIMIT",
+  "queue-soft-limit": "QUEUE_SOFT_LIMIT",
+  "queue-soft-seconds": "QUEUE_SOFT_SECONDS",
   "max-connections": "MAX_CONNECTIONS",
+  "max-connections-per-ip": "MAX_CONNECTIONS_PER_IP",
+  "trusted-networks": "TRUSTED_NETWORKS",
+  "rate-limit": "RATE_LIMIT",
+  "rate-burst": "RATE_BURST",
+  "presence-ttl": "PRESENCE_TTL",
   "shutdown-grace": "SHUTDOWN_GRACE",
   "log-level": "LOG_LEVEL",
+  "log-format": "LOG_FORMAT",
 } as const;
 
 /** What {@linkcode parseConfig} found on the command line besides settings. */
@@ -197,15 +245,31 @@ export function parseConfig(
     return Math.round(value * 1000);
   };
 
+  const rate = (name: string, fallback: number, min: number, max: number) => {
+    const setting = settings.get(name);
+    if (!setting) return fallback;
+    const value = Number(setting.raw);
+    if (!/^\d+(\.\d+)?$/.test(setting.raw.trim()) || value < min || value > max) {
+      throw new ConfigError(
+        setting.source,
+        `expected a number from ${min} to ${max}, got "${setting.raw}"`,
+      );
+    }
+    return value;
+  };
+  const choice = <T extends string>(name: string, choices: readonly T[]): T => {
+    const value = text(name, choices[0]);
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new ConfigError(
+        settings.get(name)!.source,
+        `expected ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, got "${value}"`,
+      );
+    }
+    return value as T;
+  };
+
   const historyLimit = int("HISTORY_LIMIT", 10_000, 1, 10_000_000);
   const historyReplay = int("HISTORY_REPLAY", historyLimit, 0, 10_000_000);
-  const logLevel = text("LOG_LEVEL", "info");
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
-    throw new ConfigError(
-      settings.get("LOG_LEVEL")!.source,
-      `expected debug, info, warn or error, got "${logLevel}"`,
-    );
-  }
   const historyKey = text("HISTORY_KEY", "chat_history");
   if (!/^[A-Za-z0-9_:.-]{1,200}$/.test(historyKey)) {
     throw new ConfigError(
@@ -214,11 +278,27 @@ export function parseConfig(
     );
   }
 
+  const queueLimitBytes = int("QUEUE_LIMIT", 1_048_576, 4096, 1_073_741_824);
+  const queueSoftLimitBytes = int("QUEUE_SOFT_LIMIT", 262_144, 1024, 1_073_741_824);
+  if (queueSoftLimitBytes > queueLimitBytes) {
+    throw new ConfigError(
+      settings.get("QUEUE_SOFT_LIMIT")?.source ?? "QUEUE_LIMIT",
+      `the soft limit (${queueSoftLimitBytes}) must not exceed the hard limit (${queueLimitBytes})`,
+    );
+  }
+  const trustedNetworks = text("TRUSTED_NETWORKS", DEFAULT_TRUSTED);
+  try {
+    parseNetworks(trustedNetworks);
+  } catch (error) {
+    throw new ConfigError(settings.get("TRUSTED_NETWORKS")!.source, (error as Error).message);
+  }
+
   return {
     kind: "run",
     config: {
       host: text("HOST", "0.0.0.0"),
       port: int("PORT", 6000, 1, 65535),
+      httpPort: int("HTTP_PORT", 8080, 0, 65535),
       redis: redisConfig(settings),
       dataDir: text("CHAT_DATA", "data"),
       historyKey,
@@ -226,10 +306,18 @@ export function parseConfig(
       historyReplay: Math.min(historyReplay, historyLimit),
       maxLineBytes: int("MAX_LINE_BYTES", 4096, 64, 1_048_576),
       handshakeTimeoutMs: seconds("HANDSHAKE_TIMEOUT", 10, 0.1, 3600),
-      queueLimitBytes: int("QUEUE_LIMIT", 1_048_576, 4096, 1_073_741_824),
+      queueLimitBytes,
+      queueSoftLimitBytes,
+      queueSoftMs: seconds("QUEUE_SOFT_SECONDS", 10, 0, 3600),
       maxConnections: int("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+      maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 10, 1, 1_000_000),
+      trustedNetworks,
+      rateLimit: rate("RATE_LIMIT", 5, 0.01, 1_000_000),
+      rateBurst: int("RATE_BURST", 10, 1, 1_000_000),
+      presenceTtlMs: seconds("PRESENCE_TTL", 30, 3, 3600),
       shutdownGraceMs: seconds("SHUTDOWN_GRACE", 20, 0, 3600),
-      logLevel: logLevel as ServerConfig["logLevel"],
+      logLevel: choice("LOG_LEVEL", ["info", "debug", "warn", "error"]),
+      logFormat: choice("LOG_FORMAT", ["text", "json"]),
     },
   };
 }

@@ -138,6 +138,15 @@ export class OutboundQueue {
     this.#written = this.#writeLoop();
   }
 
+  /**
+   * Drops what is queued but not yet being written, so that a last word to a
+   * client that stopped reading is not stuck behind everything it ignored.
+   */
+  discardQueued(): void {
+    for (const chunk of this.#chunks) this.#bytes -= chunk.length;
+    this.#chunks = [];
+  }
+
   /** Drops whatever is queued; later output is discarded. */
   close(): void {
     this.#closed = true;

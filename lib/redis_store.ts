@@ -29,6 +29,7 @@ import {
   type Notice,
   parseEntry,
   type Store,
+  type StoreMetrics,
   StoreUnavailableError,
 } from "./store.ts";
 import type { RedisConfig } from "./config.ts";
@@ -41,6 +42,8 @@ export interface RedisStoreOptions {
   /** How many messages the list keeps. */
   historyLimit: number;
   logger: Logger;
+  /** Where failures and reconnects are counted. */
+  metrics?: StoreMetrics;
   /** Longest wait for one Redis command, in milliseconds. Defaults to 5 s. */
   commandTimeoutMs?: number;
 }
@@ -131,7 +134,10 @@ export class RedisStore implements Store {
         // Reported once per attempt by the reconnect strategy above.
       });
       client.on("ready", () => {
-        if (ready) logger.info(`Redis ${role} connection restored`);
+        if (ready) {
+          logger.info(`Redis ${role} connection restored`);
+          if (role === "command") options.metrics?.storeReconnects.inc();
+        }
         ready = true;
       });
       return client;
@@ -140,6 +146,10 @@ export class RedisStore implements Store {
     const subscriber = make("subscriber");
     await Promise.all([commands.connect(), subscriber.connect()]);
     return new RedisStore(commands, subscriber, options);
+  }
+
+  get connected(): boolean {
+    return this.#commands.isReady && this.#subscriber.isReady;
   }
 
   async append(message: NewMessage): Promise<ChatMessage> {
@@ -307,6 +317,7 @@ export class RedisStore implements Store {
         }),
       ]);
     } catch (error) {
+      this.#options.metrics?.storeErrors.inc();
       throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error });
     } finally {
       clearTimeout(timer);

@@ -1,33 +1,46 @@
 /**
- * The chat server: accepts TCP connections, runs a session for each, wires
- * the store's subscription to the hub, and shuts down gracefully.
+ * The chat server: accepts TCP connections (within the global and per-address
+ * limits), runs a session for each, wires the store's subscription to the
+ * hub, keeps its users' presence fresh, and shuts down gracefully.
  *
- * It does not choose or open the store (see `server.ts` at the top level)
- * and does not parse configuration.
+ * It does not choose or open the store or the presence registry (see
+ * `server.ts` at the top level) and does not parse configuration.
  *
  * @module
  */
 
 import type { ServerConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
+import { ConnectionLimiter, parseNetworks } from "./ip_limit.ts";
 import type { Logger } from "./log.ts";
+import type { ServerMetrics } from "./metrics.ts";
 import { FlushScheduler } from "./outbound.ts";
-import { errorLine } from "./text_protocol.ts";
-import { Session } from "./session.ts";
+import type { Presence } from "./presence.ts";
+import { Session, type SessionLimits } from "./session.ts";
 import type { Store } from "./store.ts";
+import { errorLine } from "./text_protocol.ts";
 
 /** The settings {@linkcode ChatServer} uses. */
-export type ChatServerConfig = Pick<
-  ServerConfig,
-  | "host"
-  | "port"
-  | "historyReplay"
-  | "maxLineBytes"
-  | "handshakeTimeoutMs"
-  | "queueLimitBytes"
-  | "maxConnections"
-  | "shutdownGraceMs"
->;
+export type ChatServerConfig =
+  & Pick<
+    ServerConfig,
+    | "host"
+    | "port"
+    | "maxConnections"
+    | "maxConnectionsPerIp"
+    | "trustedNetworks"
+    | "presenceTtlMs"
+    | "shutdownGraceMs"
+  >
+  & SessionLimits;
+
+/** What {@linkcode ChatServer.start} works with besides its settings. */
+export interface ChatServerParts {
+  store: Store;
+  presence: Presence;
+  logger: Logger;
+  metrics: ServerMetrics;
+}
 
 const encoder = new TextEncoder();
 
@@ -36,54 +49,63 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * const server = await ChatServer.start(config, store, logger);
+ * const server = await ChatServer.start(config, { store, presence, logger, metrics });
  * Deno.addSignalListener("SIGTERM", () => server.shutdown());
  * await server.finished;
  * ```
  */
 export class ChatServer {
   readonly #config: ChatServerConfig;
-  readonly #store: Store;
+  readonly #parts: ChatServerParts;
   readonly #logger: Logger;
   readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
   readonly #hub: Hub;
+  readonly #limiter: ConnectionLimiter;
   readonly #scheduler = new FlushScheduler();
   readonly #sessions = new Map<Session, Promise<void>>();
   readonly #replica = crypto.randomUUID();
+  #refresher: ReturnType<typeof setInterval> | undefined;
   #connections = 0;
   #stopping = false;
   #finished!: Promise<void>;
 
   private constructor(
     config: ChatServerConfig,
-    store: Store,
-    logger: Logger,
+    parts: ChatServerParts,
     listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
   ) {
     this.#config = config;
-    this.#store = store;
-    this.#logger = logger;
+    this.#parts = parts;
+    this.#logger = parts.logger;
     this.#listener = listener;
     this.#hub = new Hub(config.queueLimitBytes);
+    this.#limiter = new ConnectionLimiter({
+      perIp: config.maxConnectionsPerIp,
+      trusted: parseNetworks(config.trustedNetworks),
+    });
+    parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
   }
 
   /** Subscribes to the store, then listens; resolves once clients can connect. */
-  static async start(
-    config: ChatServerConfig,
-    store: Store,
-    logger: Logger,
-  ): Promise<ChatServer> {
+  static async start(config: ChatServerConfig, parts: ChatServerParts): Promise<ChatServer> {
     const listener = Deno.listen({ hostname: config.host, port: config.port });
-    const server = new ChatServer(config, store, logger, listener);
+    const server = new ChatServer(config, parts, listener);
     try {
-      await store.subscribe((event) => server.#hub.dispatch(event));
+      await parts.store.subscribe((event) => server.#hub.dispatch(event));
     } catch (error) {
       listener.close();
       throw error;
     }
     server.#finished = server.#accept();
-    logger.info(`chat server listening on ${config.host}:${listener.addr.port}`);
+    // A claim lives presenceTtlMs without a refresh: refresh three times per life.
+    server.#refresher = setInterval(() => void server.#refreshPresence(), config.presenceTtlMs / 3);
+    parts.logger.info(`chat server listening on ${config.host}:${listener.addr.port}`);
     return server;
+  }
+
+  /** Whether a shutdown has begun. */
+  get stopping(): boolean {
+    return this.#stopping;
   }
 
   /** Resolves when the server has shut down and every session has ended. */
@@ -99,6 +121,7 @@ export class ChatServer {
     if (this.#stopping) return this.#finished;
     this.#stopping = true;
     this.#logger.info(`shutting down; ${this.#sessions.size} clients to close`);
+    clearInterval(this.#refresher);
     this.#listener.close();
     await Promise.all(
       [...this.#sessions.keys()].map((session) =>
@@ -121,37 +144,78 @@ export class ChatServer {
   }
 
   #admit(conn: Deno.TcpConn): void {
+    const { metrics } = this.#parts;
+    const address = conn.remoteAddr.hostname;
     if (this.#sessions.size >= this.#config.maxConnections) {
-      this.#logger.warn(`refused ${conn.remoteAddr.hostname}: ${this.#sessions.size} connections`);
-      conn.write(encoder.encode(`${errorLine("server full; try again later")}\n`))
-        .catch(() => {})
-        .finally(() => closeQuietly(conn));
-      return;
+      this.#logger.warn(`refused ${address}: ${this.#sessions.size} connections`);
+      metrics.refused.server_full.inc();
+      return refuse(conn, "server full; try again later");
     }
+    if (!this.#limiter.acquire(address)) {
+      this.#logger.warn(`refused ${address}: ${this.#limiter.count(address)} connections from it`);
+      metrics.refused.per_ip.inc();
+      return refuse(conn, "too many connections from your address; try again later");
+    }
+    metrics.connectionsAccepted.inc();
     conn.setNoDelay(true);
     conn.setKeepAlive(true);
     const session = new Session(conn, {
+      ...this.#parts,
       hub: this.#hub,
-      store: this.#store,
       scheduler: this.#scheduler,
-      logger: this.#logger,
       origin: `${this.#replica}/${++this.#connections}`,
-      maxLineBytes: this.#config.maxLineBytes,
-      handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
-      queueLimitBytes: this.#config.queueLimitBytes,
-      historyReplay: this.#config.historyReplay,
+      limits: this.#config,
     });
     this.#sessions.set(
       session,
-      session.run().finally(() => this.#sessions.delete(session)),
+      session.run().finally(() => {
+        this.#sessions.delete(session);
+        this.#limiter.release(address);
+      }),
     );
+  }
+
+  /**
+   * Keeps this replica's users listed as online. A user whose claim was lost
+   * (this replica could not refresh it in time and someone else took the
+   * name) is disconnected, so that a name is never held twice.
+   */
+  async #refreshPresence(): Promise<void> {
+    const online = new Map<string, Session>();
+    for (const session of this.#sessions.keys()) {
+      if (session.user !== null) online.set(session.origin, session);
+    }
+    if (online.size === 0) return;
+    try {
+      const lost = await this.#parts.presence.refresh(
+        [...online.values()].map((session) => ({ user: session.user!, owner: session.origin })),
+      );
+      for (const session of online.values()) {
+        if (!lost.includes(session.user!)) continue;
+        this.#logger.warn(`${session.user} disconnected: the name was taken elsewhere`);
+        void session.fail({
+          code: "name_taken",
+          text: "your name was taken by someone else while this server was out of touch",
+        });
+      }
+    } catch (error) {
+      this.#logger.warn(`presence not refreshed: ${(error as Error).message}`);
+    }
   }
 }
 
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // The peer already went away.
-  }
+/**
+ * Turns a connection away before its first line: the protocol it will speak
+ * is not known yet, so the reason goes as a text error line.
+ */
+function refuse(conn: Deno.Conn, reason: string): void {
+  conn.write(encoder.encode(`${errorLine(reason)}\n`))
+    .catch(() => {})
+    .finally(() => {
+      try {
+        conn.close();
+      } catch {
+        // The peer already went away.
+      }
+    });
 }

@@ -16,7 +16,9 @@ import { type Frame, type Hub, SlowJoinError } from "./hub.ts";
 import { jsonDialect, parseHello } from "./json_protocol.ts";
 import { type Line, readLines } from "./lines.ts";
 import type { Logger } from "./log.ts";
+import type { ServerMetrics } from "./metrics.ts";
 import { type FlushScheduler, OutboundQueue } from "./outbound.ts";
+import type { Presence } from "./presence.ts";
 import {
   type Dialect,
   HTTP_RESPONSE,
@@ -25,6 +27,7 @@ import {
   type ProtocolError,
   type Request,
 } from "./protocol.ts";
+import { FloodGuard } from "./rate.ts";
 import { nameProblem, sanitize } from "./sanitize.ts";
 import { type HistorySnapshot, type Store, StoreUnavailableError } from "./store.ts";
 import { textDialect } from "./text_protocol.ts";
@@ -33,14 +36,25 @@ import { textDialect } from "./text_protocol.ts";
 export interface SessionOptions {
   hub: Hub;
   store: Store;
+  presence: Presence;
   scheduler: FlushScheduler;
   logger: Logger;
-  /** Unique across replicas; marks this connection's own events. */
+  metrics: ServerMetrics;
+  /** Unique across replicas; marks this connection's own events and name claim. */
   origin: string;
+  limits: SessionLimits;
+}
+
+/** The per-connection limits (see `config.ts` for their meaning). */
+export interface SessionLimits {
   maxLineBytes: number;
   handshakeTimeoutMs: number;
   queueLimitBytes: number;
+  queueSoftLimitBytes: number;
+  queueSoftMs: number;
   historyReplay: number;
+  rateLimit: number;
+  rateBurst: number;
 }
 
 /**
@@ -82,38 +96,63 @@ export class Session {
   readonly #options: SessionOptions;
   readonly #outbound: OutboundQueue;
   readonly #remote: string;
+  readonly #limits: SessionLimits;
   readonly #member = { deliver: (frame: Frame) => this.#deliver(frame) };
+  readonly #flood: FloodGuard;
   #dialect: Dialect = textDialect;
   #user: string | null = null;
+  /** Since when more than the soft limit has been waiting (performance.now()). */
+  #overSoftSince: number | null = null;
+  #dropping = false;
   #closed = false;
 
   constructor(conn: Deno.Conn, options: SessionOptions) {
     this.#conn = conn;
     this.#options = options;
+    this.#limits = options.limits;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.#remote = `${addr.hostname}:${addr.port}`;
     this.#outbound = new OutboundQueue(conn, {
-      limitBytes: options.queueLimitBytes,
+      limitBytes: options.limits.queueLimitBytes,
       scheduler: options.scheduler,
       onError: () => this.close(),
     });
+    this.#flood = new FloodGuard({ rate: this.#limits.rateLimit, burst: this.#limits.rateBurst });
+  }
+
+  /** The user's name once it is claimed, else null. */
+  get user(): string | null {
+    return this.#user;
+  }
+
+  /** Unique across replicas: this connection's id. */
+  get origin(): string {
+    return this.#options.origin;
   }
 
   /** Serves the connection until the client leaves or it is closed. */
   async run(): Promise<void> {
-    const { hub, store, logger } = this.#options;
+    const { hub, store, presence, logger, metrics } = this.#options;
     const lines = readLines(this.#conn, {
-      maxLineBytes: this.#options.maxLineBytes,
+      maxLineBytes: this.#limits.maxLineBytes,
       idleFlushMs: UNTERMINATED_LINE_MS,
     });
+    let claimed: string | null = null;
     try {
       const identity = await this.#handshake(lines);
       if (identity === null) return;
       const { user } = identity;
-      this.#dialect = identity.dialect;
+      if (!await presence.claim(user, this.#options.origin)) {
+        await this.#refuse({
+          code: "name_taken",
+          text: `the name ${user} is taken by someone online; choose another`,
+        });
+        return;
+      }
+      claimed = user;
       await hub.join(
         this.#member,
-        () => store.history(this.#options.historyReplay),
+        () => store.history(this.#limits.historyReplay),
         (snapshot) => this.#sendHistory(snapshot, identity.since),
       );
       this.#user = user;
@@ -125,6 +164,7 @@ export class Session {
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         logger.warn(`${this.#remote} turned away: ${error.message}`);
+        metrics.refused.store_unavailable.inc();
         this.#reply(this.#dialect.error({
           code: "store_unavailable",
           text: "the chat store is unavailable; try again shortly",
@@ -132,11 +172,17 @@ export class Session {
         }));
       } else if (error instanceof SlowJoinError || error instanceof SlowClientError) {
         logger.warn(`${this.#remote} disconnected: ${error.message}`);
+        metrics.slowConsumersDisconnected.inc();
       } else if (!this.#closed) {
         logger.debug(`${this.#remote} ended: ${(error as Error).message}`);
       }
     } finally {
       hub.leave(this.#member);
+      if (claimed !== null) {
+        await presence.release(claimed, this.#options.origin).catch((error) =>
+          logger.warn(`${claimed} not released: ${(error as Error).message}`)
+        );
+      }
       if (this.#user) {
         logger.info(`${this.#user} left`);
         await this.#announce("leave", this.#user);
@@ -151,8 +197,16 @@ export class Session {
    * `timeoutMs`), and closes.
    */
   async end(code: NoticeCode, text: string, timeoutMs: number): Promise<void> {
-    this.#outbound.push(encoder.encode(`${this.#dialect.notice(code, text)}\n`));
-    await this.#outbound.drain(timeoutMs);
+    await this.#outbound.send(encoder.encode(`${this.#dialect.notice(code, text)}\n`), timeoutMs);
+    this.close();
+  }
+
+  /** Tells the client a fatal error, gives it a moment to be read, and closes. */
+  async fail(error: ProtocolError): Promise<void> {
+    this.#options.hub.leave(this.#member);
+    this.#outbound.discardQueued();
+    const line = this.#dialect.error({ ...error, fatal: true });
+    await this.#outbound.send(encoder.encode(`${line}\n`), LINGER_MS);
     this.close();
   }
 
@@ -173,7 +227,7 @@ export class Session {
     const first = lines.next();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.#options.handshakeTimeoutMs);
+      timer = setTimeout(() => resolve("timeout"), this.#limits.handshakeTimeoutMs);
     });
     const result = await Promise.race([first, timeout]).finally(() => clearTimeout(timer));
     if (result === "timeout") {
@@ -181,7 +235,7 @@ export class Session {
       first.catch(() => {});
       await this.#refuse({
         code: "handshake_timeout",
-        text: `no name received within ${this.#options.handshakeTimeoutMs / 1000} s`,
+        text: `no name received within ${this.#limits.handshakeTimeoutMs / 1000} s`,
       });
       return null;
     }
@@ -190,11 +244,13 @@ export class Session {
     if (line.type === "too_long") {
       await this.#refuse({
         code: "line_too_long",
-        text: `name line too long (max ${this.#options.maxLineBytes} bytes)`,
+        text: `name line too long (max ${this.#limits.maxLineBytes} bytes)`,
       });
       return null;
     }
     if (isHttpRequest(line.text)) {
+      this.#options.metrics.refused.http_probe.inc();
+      this.#options.logger.debug(`${this.#remote} sent an HTTP request; answered and closed`);
       await this.#outbound.send(encoder.encode(HTTP_RESPONSE), LINGER_MS);
       this.close();
       return null;
@@ -221,6 +277,8 @@ export class Session {
 
   async #refuse(error: ProtocolError): Promise<void> {
     this.#options.logger.info(`${this.#remote} refused: ${error.text}`);
+    const { refused } = this.#options.metrics;
+    if (error.code in refused) refused[error.code as keyof typeof refused].inc();
     const line = this.#dialect.error({ ...error, fatal: true });
     await this.#outbound.send(encoder.encode(`${line}\n`), LINGER_MS);
     this.close();
@@ -247,18 +305,44 @@ export class Session {
 
   /** Handles one line from a joined client. Returns false when the client leaves. */
   async #handle(line: Line, user: string): Promise<boolean> {
+    const { metrics } = this.#options;
+    const request = line.type === "line" ? this.#dialect.parse(line.text) : null;
+    if (request?.type === "quit") return false;
+    // Every line costs a token, including ones that are refused or ignored.
+    const verdict = this.#flood.check();
+    if (verdict === "disconnect") {
+      this.#options.logger.warn(`${user} disconnected for flooding`);
+      metrics.floodersDisconnected.inc();
+      this.#reply(this.#dialect.error({
+        code: "flooding",
+        text: "flooding: kept sending faster than the rate limit; disconnected",
+        fatal: true,
+      }));
+      return false;
+    }
     if (line.type === "too_long") {
+      metrics.messagesReceived.inc();
+      metrics.rejected.too_long.inc();
       this.#reply(this.#dialect.error({
         code: "line_too_long",
-        text: `line too long (max ${this.#options.maxLineBytes} bytes); it was not sent`,
+        text: `line too long (max ${this.#limits.maxLineBytes} bytes); it was not sent`,
       }));
       return true;
     }
-    const request = this.#dialect.parse(line.text);
     if (request === null) return true;
+    if (verdict === "slow_down") {
+      if (request.type === "message") {
+        metrics.messagesReceived.inc();
+        metrics.rejected.rate_limited.inc();
+      }
+      this.#reply(this.#dialect.error({
+        code: "slow_down",
+        text: `slow down: at most ${this.#limits.rateLimit} messages per second; it was not sent`,
+        ...request.type === "message" && request.ref !== undefined ? { ref: request.ref } : {},
+      }));
+      return true;
+    }
     switch (request.type) {
-      case "quit":
-        return false;
       case "help":
         for (const help of this.#dialect.help()) this.#reply(help);
         return true;
@@ -266,7 +350,7 @@ export class Session {
         this.#reply(this.#dialect.pong());
         return true;
       case "who":
-        this.#reply(...this.#dialect.who([user]));
+        await this.#who();
         return true;
       case "invalid":
         this.#reply(this.#dialect.error(request.error));
@@ -277,7 +361,22 @@ export class Session {
     }
   }
 
+  async #who(): Promise<void> {
+    try {
+      this.#reply(...this.#dialect.who(await this.#options.presence.list()));
+    } catch (error) {
+      this.#options.logger.warn(`who list unavailable: ${(error as Error).message}`);
+      this.#reply(this.#dialect.error({
+        code: "store_unavailable",
+        text: "the chat store is unavailable; try again shortly",
+      }));
+    }
+  }
+
   async #send(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
+    const { metrics } = this.#options;
+    metrics.messagesReceived.inc();
+    const started = performance.now();
     try {
       await this.#options.store.append({
         user,
@@ -286,7 +385,10 @@ export class Session {
         origin: this.#options.origin,
         ...request.ref === undefined ? {} : { ref: request.ref },
       });
+      metrics.storeAppendSeconds.observe((performance.now() - started) / 1000);
+      metrics.messagesStored.inc();
     } catch (error) {
+      metrics.rejected.store_unavailable.inc();
       this.#options.logger.warn(`message from ${user} not stored: ${(error as Error).message}`);
       this.#reply(this.#dialect.error({
         code: "not_sent",
@@ -311,22 +413,45 @@ export class Session {
 
   #deliver(frame: Frame): void {
     const bytes = this.#dialect.live(frame, frame.event.origin === this.#options.origin);
-    if (bytes !== null && !this.#outbound.push(bytes)) this.#dropSlow();
+    if (bytes === null || this.#dropping) return;
+    if (!this.#outbound.push(bytes)) {
+      return this.#dropSlow(`more than ${this.#limits.queueLimitBytes} bytes waiting to be read`);
+    }
+    if (frame.event.type === "message") this.#options.metrics.messagesDelivered.inc();
+    this.#checkSoftLimit();
+  }
+
+  /** Like Redis's soft output limit: a backlog may pass it only for a while. */
+  #checkSoftLimit(): void {
+    if (this.#outbound.bytes <= this.#limits.queueSoftLimitBytes) {
+      this.#overSoftSince = null;
+      return;
+    }
+    const now = performance.now();
+    this.#overSoftSince ??= now;
+    if (now - this.#overSoftSince > this.#limits.queueSoftMs) {
+      this.#dropSlow(
+        `more than ${this.#limits.queueSoftLimitBytes} bytes waiting to be read for over ${
+          this.#limits.queueSoftMs / 1000
+        } s`,
+      );
+    }
   }
 
   #reply(...lines: string[]): void {
     for (const line of lines) {
-      if (!this.#outbound.push(encoder.encode(`${line}\n`))) return this.#dropSlow();
+      if (!this.#outbound.push(encoder.encode(`${line}\n`))) {
+        return this.#dropSlow(`more than ${this.#limits.queueLimitBytes} bytes waiting to be read`);
+      }
     }
   }
 
-  #dropSlow(): void {
-    if (this.#closed) return;
-    this.#options.logger.warn(
-      `${
-        this.#user ?? this.#remote
-      } disconnected: more than ${this.#options.queueLimitBytes} bytes waiting to be read`,
-    );
-    this.close();
+  /** Disconnects a client that does not keep up; the hub never waits for it. */
+  #dropSlow(reason: string): void {
+    if (this.#closed || this.#dropping) return;
+    this.#dropping = true;
+    this.#options.logger.warn(`${this.#user ?? this.#remote} disconnected: ${reason}`);
+    this.#options.metrics.slowConsumersDisconnected.inc();
+    void this.fail({ code: "slow_consumer", text: `too slow: ${reason}; disconnected` });
   }
 }

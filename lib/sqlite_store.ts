@@ -17,6 +17,7 @@ import {
   type NewMessage,
   type Notice,
   type Store,
+  type StoreMetrics,
   StoreUnavailableError,
 } from "./store.ts";
 
@@ -26,6 +27,8 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** How many messages are kept. */
   historyLimit: number;
+  /** Where failures are counted. */
+  metrics?: StoreMetrics;
 }
 
 /** History in SQLite, delivered to subscribers in this process. */
@@ -37,11 +40,13 @@ export class SqliteStore implements Store {
   readonly #newest: StatementSync;
   readonly #lastId: StatementSync;
   readonly #historyLimit: number;
+  readonly #metrics: StoreMetrics | undefined;
   #listener: ((event: ChatEvent) => void) | null = null;
 
-  private constructor(db: DatabaseSync, path: string, historyLimit: number) {
+  private constructor(db: DatabaseSync, path: string, options: SqliteStoreOptions) {
     this.#db = db;
-    this.#historyLimit = historyLimit;
+    this.#historyLimit = options.historyLimit;
+    this.#metrics = options.metrics;
     this.description = `embedded SQLite at ${path} (single replica only)`;
     this.#insert = db.prepare("INSERT INTO messages (user, text, ts, ref) VALUES (?, ?, ?, ?)");
     this.#trim = db.prepare("DELETE FROM messages WHERE id <= ?");
@@ -73,7 +78,11 @@ export class SqliteStore implements Store {
     if (!columns.some((column) => column.name === "ref")) {
       db.exec("ALTER TABLE messages ADD COLUMN ref TEXT");
     }
-    return new SqliteStore(db, path, options.historyLimit);
+    return new SqliteStore(db, path, options);
+  }
+
+  get connected(): boolean {
+    return this.#db.isOpen;
   }
 
   append(message: NewMessage): Promise<ChatMessage> {
@@ -86,7 +95,7 @@ export class SqliteStore implements Store {
       if (id > this.#historyLimit) this.#trim.run(id - this.#historyLimit);
     } catch (error) {
       return Promise.reject(
-        new StoreUnavailableError(`SQLite: ${(error as Error).message}`, { cause: error }),
+        this.#unavailable(error),
       );
     }
     const stored: ChatMessage = { id, user: message.user, text: message.text, ts: message.ts };
@@ -120,9 +129,14 @@ export class SqliteStore implements Store {
       });
     } catch (error) {
       return Promise.reject(
-        new StoreUnavailableError(`SQLite: ${(error as Error).message}`, { cause: error }),
+        this.#unavailable(error),
       );
     }
+  }
+
+  #unavailable(error: unknown): StoreUnavailableError {
+    this.#metrics?.storeErrors.inc();
+    return new StoreUnavailableError(`SQLite: ${(error as Error).message}`, { cause: error });
   }
 
   subscribe(listener: (event: ChatEvent) => void): Promise<void> {

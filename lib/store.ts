@@ -49,6 +49,12 @@ export type Notice = Extract<ChatEvent, { type: "join" | "leave" }>;
 /** A message about to be stored: everything but the id. */
 export type NewMessage = Omit<Extract<ChatEvent, { type: "message" }>, "id" | "type">;
 
+/** Counters a store reports its faults to. */
+export interface StoreMetrics {
+  storeErrors: { inc(): void };
+  storeReconnects: { inc(): void };
+}
+
 /** The store cannot be reached or refused an operation; nothing was changed. */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -61,6 +67,9 @@ export class StoreUnavailableError extends Error {
 export interface Store {
   /** One line for the start-up log: which store, and where. */
   readonly description: string;
+
+  /** Whether the store can be used right now (it reconnects by itself when not). */
+  readonly connected: boolean;
 
   /**
    * Persists a message and publishes it, in one step, and returns it with its

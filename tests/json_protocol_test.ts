@@ -106,7 +106,7 @@ for (const mode of ["embedded", "Redis"] as const) {
     });
 
     await t.step("a hello with since gets exactly the messages after that id", async () => {
-      const { client: ann } = await JsonClient.join(server.port, "ann");
+      const { client: ann } = await JsonClient.join(server.port, "ann2");
       const ids: number[] = [];
       for (const text of ["one", "two", "three"]) {
         await ann.request({ type: "message", text });
@@ -130,7 +130,7 @@ for (const mode of ["embedded", "Redis"] as const) {
     });
 
     await t.step("a bad request gets a typed error and the connection stays usable", async () => {
-      const { client: ann } = await JsonClient.join(server.port, "ann");
+      const { client: ann } = await JsonClient.join(server.port, "ann3");
       await ann.lines.send("not json");
       assert.deepEqual(await ann.next(), {
         type: "error",
@@ -171,20 +171,20 @@ for (const mode of ["embedded", "Redis"] as const) {
     );
 
     await t.step("quit closes the connection and the others see the user leave", async () => {
-      const { client: ann } = await JsonClient.join(server.port, "ann");
-      const { client: bob } = await JsonClient.join(server.port, "bob");
-      await ann.readUntil((event) => event.type === "join" && event.user === "bob");
+      const { client: ann } = await JsonClient.join(server.port, "ann4");
+      const { client: bob } = await JsonClient.join(server.port, "bob4");
+      await ann.readUntil((event) => event.type === "join" && event.user === "bob4");
       await bob.request({ type: "quit" });
       // Notices of earlier steps' users may still be on their way; nothing else comes.
       const rest = await bob.readToEnd();
       assert.deepEqual(rest.filter((event) => !["join", "leave"].includes(event.type)), []);
       const [leave] = await ann.readUntil((event) => event.type === "leave");
-      assert.equal(leave.user, "bob");
+      assert.equal(leave.user, "bob4");
       await Promise.all([ann.close(), bob.close()]);
     });
 
     await t.step("on SIGTERM a JSON client gets a shutdown notice", async () => {
-      const { client: ann } = await JsonClient.join(server.port, "ann");
+      const { client: ann } = await JsonClient.join(server.port, "ann5");
       const status = server.stop();
       const events = await ann.readToEnd();
       assert.deepEqual(events.at(-1), {

@@ -9,6 +9,9 @@ import { TextClient } from "./helpers/client.ts";
 import { RedisServer } from "./helpers/redis.ts";
 import { ServerProcess } from "./helpers/server.ts";
 
+/** These tests are about order and gaps under load, not about the rate limit. */
+const UNLIMITED = { RATE_LIMIT: "100000", RATE_BURST: "100000" };
+
 const isMessage = (line: string) => line.startsWith("[");
 
 /** Reads until `count` message lines (notices skipped) have arrived. */
@@ -30,7 +33,7 @@ async function history(port: number): Promise<string[]> {
 
 Deno.test("every receiver on every replica sees the same messages in the same order", async () => {
   await using redis = await RedisServer.start();
-  const env = { REDIS_URL: redis.url };
+  const env = { REDIS_URL: redis.url, ...UNLIMITED };
   await using a = await ServerProcess.start({ env });
   await using b = await ServerProcess.start({ env });
   await using c = await ServerProcess.start({ env });
@@ -64,7 +67,7 @@ Deno.test("every receiver on every replica sees the same messages in the same or
 
 Deno.test("clients joining while messages flow get each message exactly once, history then live", async () => {
   await using redis = await RedisServer.start();
-  const env = { REDIS_URL: redis.url };
+  const env = { REDIS_URL: redis.url, ...UNLIMITED };
   await using a = await ServerProcess.start({ env });
   await using b = await ServerProcess.start({ env });
 
@@ -95,7 +98,7 @@ Deno.test("clients joining while messages flow get each message exactly once, hi
 
 Deno.test("while Redis is down a sender is told its message was not sent; after it returns, chat resumes and nothing acknowledged is lost", async () => {
   await using redis = await RedisServer.start();
-  const env = { REDIS_URL: redis.url };
+  const env = { REDIS_URL: redis.url, ...UNLIMITED };
   await using a = await ServerProcess.start({ env });
   await using b = await ServerProcess.start({ env });
   const { client: ann } = await TextClient.join(a.port, "ann");

@@ -19,6 +19,22 @@ export class ReadTimeoutError extends Error {
   }
 }
 
+/**
+ * Runs `attempt` until it returns non-null (it returns null when the name is
+ * still taken), for up to 5 s: a server releases a name only after it has
+ * seen the previous connection close, which can be a moment after the test
+ * closed it.
+ */
+async function whileNameTaken<T>(attempt: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + 5_000;
+  while (true) {
+    const result = await attempt();
+    if (result !== null) return result;
+    if (Date.now() > deadline) throw new Error("the name stayed taken for 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** One connection speaking the text protocol. */
 export class TextClient {
   readonly #conn: Deno.TcpConn;
@@ -40,7 +56,8 @@ export class TextClient {
   }
 
   /**
-   * Connects, sends `name` and reads the history.
+   * Connects, sends `name` and reads the history. While the server still
+   * holds the name for a connection the test closed a moment ago, it retries.
    *
    * @returns the history lines, without `HISTORY_END`.
    */
@@ -48,11 +65,19 @@ export class TextClient {
     port: number,
     name: string,
   ): Promise<{ client: TextClient; history: string[] }> {
-    const client = await TextClient.connect(port);
-    client.send(name);
-    const history = await client.readUntil("HISTORY_END");
-    history.pop();
-    return { client, history };
+    return await whileNameTaken(async () => {
+      const client = await TextClient.connect(port);
+      client.send(name);
+      const history = await client.readUntil(
+        (line) => line === "HISTORY_END" || line.startsWith("! the name "),
+      );
+      if (history.at(-1) !== "HISTORY_END") {
+        await client.close();
+        return null;
+      }
+      history.pop();
+      return { client, history };
+    });
   }
 
   /** Every line received so far, consumed or not. */
@@ -219,7 +244,8 @@ export class JsonClient {
   }
 
   /**
-   * Connects and sends a hello (`since` for a resume).
+   * Connects and sends a hello (`since` for a resume), retrying while the
+   * name is still held for a connection the test just closed.
    *
    * @returns the history events, without `history_end`, and `history_end`'s id.
    */
@@ -228,11 +254,21 @@ export class JsonClient {
     user: string,
     since?: number,
   ): Promise<{ client: JsonClient; history: JsonEvent[]; lastId: number }> {
-    const client = new JsonClient(await TextClient.connect(port));
-    client.request(since === undefined ? { type: "hello", user } : { type: "hello", user, since });
-    const history = await client.readUntil((event) => event.type === "history_end");
-    const end = history.pop()!;
-    return { client, history, lastId: end.id };
+    return await whileNameTaken(async () => {
+      const client = new JsonClient(await TextClient.connect(port));
+      client.request(
+        since === undefined ? { type: "hello", user } : { type: "hello", user, since },
+      );
+      const history = await client.readUntil((event) =>
+        event.type === "history_end" || event.code === "name_taken"
+      );
+      const end = history.pop()!;
+      if (end.type !== "history_end") {
+        await client.close();
+        return null;
+      }
+      return { client, history, lastId: end.id };
+    });
   }
 
   /** Sends one request object as a line. */

@@ -79,7 +79,8 @@ export class ServerProcess {
         : ["run", ...await serverTaskFlags(dataDir), "server.ts", ...options.args ?? []],
       cwd: ROOT,
       clearEnv: true,
-      env: { ...baseEnv(), PORT: String(port), CHAT_DATA: dataDir, ...options.env },
+      // HTTP_PORT 0: any free port, read back from the log (see httpPort).
+      env: { ...baseEnv(), PORT: String(port), HTTP_PORT: "0", CHAT_DATA: dataDir, ...options.env },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
@@ -87,6 +88,13 @@ export class ServerProcess {
     const server = new ServerProcess(child, port, dataDir);
     await server.#waitUntilListening();
     return server;
+  }
+
+  /** The port of the health, readiness and metrics endpoints. */
+  get httpPort(): number {
+    const match = this.logs.match(/http listening .*port=(\d+)/);
+    if (!match) throw new Error(`the server logged no HTTP port:\n${this.logs}`);
+    return Number(match[1]);
   }
 
   /** Everything the server logged so far. */
