@@ -23,15 +23,14 @@
  * claims early. Every script first deletes the claims that have expired.
  *
  * This module does not decide what a client is told; failures are
- * {@linkcode StoreUnavailableError}, within a deadline, never a hang.
+ * `StoreUnavailableError` (`store.ts`), within a deadline, never a hang.
  *
  * @module
  */
 
-import { createClient } from "redis";
 import type { RedisConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { StoreUnavailableError } from "./store.ts";
+import { createRedisClient, RedisCalls, type RedisClient } from "./redis_client.ts";
 
 /** One connection's claim on a name. */
 export interface Claim {
@@ -259,8 +258,6 @@ return out
 /** Claims refreshed per script run, so one run never blocks Redis for long. */
 const REFRESH_BATCH = 500;
 
-type Client = ReturnType<typeof createClient>;
-
 /**
  * Presence shared by every replica through Redis. Create it with
  * {@linkcode RedisPresence.connect}; refresh the claims of this replica's
@@ -280,15 +277,19 @@ type Client = ReturnType<typeof createClient>;
  * ```
  */
 export class RedisPresence implements Presence {
-  readonly #client: Client;
+  readonly #client: RedisClient;
   readonly #options: RedisPresenceOptions;
   readonly #keys: string[];
-  readonly #shas = new Map<string, string>();
+  readonly #calls: RedisCalls;
 
-  private constructor(client: Client, options: RedisPresenceOptions) {
+  private constructor(client: RedisClient, options: RedisPresenceOptions) {
     this.#client = client;
     this.#options = options;
     this.#keys = [options.key, `${options.key}:owners`];
+    this.#calls = new RedisCalls(client, {
+      label: "Redis presence",
+      timeoutMs: options.commandTimeoutMs ?? 5_000,
+    });
   }
 
   /**
@@ -301,32 +302,10 @@ export class RedisPresence implements Presence {
     if (!(Number.isSafeInteger(options.ttlMs) && options.ttlMs > 0)) {
       throw new RangeError(`presence ttlMs must be a whole number above 0, got ${options.ttlMs}`);
     }
-    const { logger } = options;
-    const client = createClient({
-      url: options.redis.url,
-      username: options.redis.username,
-      password: options.redis.password,
-      // Fail at once while disconnected: the caller tells the user.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: 5_000,
-        reconnectStrategy: (retries: number, cause: Error) => {
-          const delay = Math.min(100 * 2 ** Math.min(retries, 6), 5_000);
-          const jittered = Math.round(delay / 2 + Math.random() * delay / 2);
-          logger.warn(
-            `Redis presence connection to ${options.redis.url} failed (${cause.message}); retrying in ${jittered} ms`,
-          );
-          return jittered;
-        },
-      },
-    });
-    let ready = false;
-    client.on("error", () => {
-      // Reported once per attempt by the reconnect strategy above.
-    });
-    client.on("ready", () => {
-      if (ready) logger.info("Redis presence connection restored");
-      ready = true;
+    const client = createRedisClient({
+      redis: options.redis,
+      role: "presence",
+      logger: options.logger,
     });
     await client.connect();
     return new RedisPresence(client, options);
@@ -334,7 +313,7 @@ export class RedisPresence implements Presence {
 
   /** @throws {StoreUnavailableError} */
   async claim(user: string, owner: string): Promise<boolean> {
-    const reply = await this.#script(CLAIM, [
+    const reply = await this.#calls.script(CLAIM, this.#keys, [
       foldName(user),
       owner,
       JSON.stringify({ owner, name: user }),
@@ -345,12 +324,12 @@ export class RedisPresence implements Presence {
 
   /** @throws {StoreUnavailableError} (the claim then expires on its own) */
   async release(user: string, owner: string): Promise<void> {
-    await this.#script(RELEASE, [foldName(user), owner]);
+    await this.#calls.script(RELEASE, this.#keys, [foldName(user), owner]);
   }
 
   /** @throws {StoreUnavailableError} */
   async list(): Promise<string[]> {
-    const flat = await this.#script(LIST, []) as string[];
+    const flat = await this.#calls.script(LIST, this.#keys, []) as string[];
     const entries: Array<{ key: string; name: string }> = [];
     for (let i = 0; i < flat.length; i += 2) {
       entries.push({ key: flat[i], name: displayName(flat[i], flat[i + 1]) });
@@ -367,7 +346,7 @@ export class RedisPresence implements Presence {
       for (const { user, owner } of batch) {
         args.push(foldName(user), owner, JSON.stringify({ owner, name: user }));
       }
-      const positions = await this.#script(REFRESH, args) as number[];
+      const positions = await this.#calls.script(REFRESH, this.#keys, args) as number[];
       for (const position of positions) lost.push(batch[position].user);
     }
     return lost;
@@ -382,45 +361,6 @@ export class RedisPresence implements Presence {
   }
 
   /** Runs a script by its SHA-1, loading it when Redis does not know it (yet, or after a restart). */
-  async #script(script: string, args: string[]): Promise<unknown> {
-    let sha = this.#shas.get(script);
-    if (!sha) {
-      const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(script));
-      sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-      this.#shas.set(script, sha);
-    }
-    const hash = sha;
-    const options = { keys: this.#keys, arguments: args };
-    try {
-      return await this.#call(() => this.#client.evalSha(hash, options));
-    } catch (error) {
-      if (!String((error as Error).cause ?? "").includes("NOSCRIPT")) throw error;
-      return await this.#call(() => this.#client.eval(script, options));
-    }
-  }
-
-  /** Runs one Redis call with a deadline, turning every failure into one error type. */
-  async #call<T>(run: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeoutMs = this.#options.commandTimeoutMs ?? 5_000;
-    try {
-      return await Promise.race([
-        run(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
-    } catch (error) {
-      throw new StoreUnavailableError(`Redis presence: ${(error as Error).message}`, {
-        cause: error,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 }
 
 /** The display name in a hash value, or the folded name if the value is missing or not ours. */

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { createClient } from "redis";
+import { createRedisClient, RedisCalls, type RedisClient } from "./redis_client.ts";
 import type { Logger } from "./log.ts";
 import {
   type ChatEvent,
@@ -30,7 +30,6 @@ import {
   parseEntry,
   type Store,
   type StoreMetrics,
-  StoreUnavailableError,
 } from "./store.ts";
 import type { RedisConfig } from "./config.ts";
 
@@ -78,26 +77,29 @@ if count <= 0 then return {seq, {}} end
 return {seq, redis.call('LRANGE', KEYS[1], -count, -1)}
 `;
 
-type Client = ReturnType<typeof createClient>;
-
 /** History and fan-out in Redis. Create it with {@linkcode RedisStore.connect}. */
 export class RedisStore implements Store {
   readonly description: string;
-  readonly #commands: Client;
-  readonly #subscriber: Client;
+  readonly #commands: RedisClient;
+  readonly #subscriber: RedisClient;
   readonly #options: RedisStoreOptions;
   readonly #keys: { list: string; seq: string; channel: string };
-  readonly #shas = new Map<string, string>();
+  readonly #calls: RedisCalls;
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
   #catchingUp = false;
   #backlog: ChatEvent[] = [];
   #closed = false;
 
-  private constructor(commands: Client, subscriber: Client, options: RedisStoreOptions) {
+  private constructor(commands: RedisClient, subscriber: RedisClient, options: RedisStoreOptions) {
     this.#commands = commands;
     this.#subscriber = subscriber;
     this.#options = options;
+    this.#calls = new RedisCalls(commands, {
+      label: "Redis",
+      timeoutMs: options.commandTimeoutMs ?? 5_000,
+      onError: () => options.metrics?.storeErrors.inc(),
+    });
     const key = options.historyKey;
     this.#keys = { list: key, seq: `${key}:seq`, channel: `${key}:events` };
     this.description = `Redis at ${options.redis.url}, list "${key}"`;
@@ -108,41 +110,10 @@ export class RedisStore implements Store {
    * answers. Resolves with a store whose connections keep reconnecting.
    */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
-    const { logger } = options;
-    const make = (role: string): Client => {
-      const client = createClient({
-        url: options.redis.url,
-        username: options.redis.username,
-        password: options.redis.password,
-        // Fail commands at once while disconnected: a sender must hear that
-        // its message was not stored, not wait in a hidden queue.
-        disableOfflineQueue: true,
-        socket: {
-          connectTimeout: 5_000,
-          reconnectStrategy: (retries: number, cause: Error) => {
-            const delay = Math.min(100 * 2 ** Math.min(retries, 6), 5_000);
-            const jittered = Math.round(delay / 2 + Math.random() * delay / 2);
-            logger.warn(
-              `Redis ${role} connection to ${options.redis.url} failed (${cause.message}); retrying in ${jittered} ms`,
-            );
-            return jittered;
-          },
-        },
-      });
-      let ready = false;
-      client.on("error", () => {
-        // Reported once per attempt by the reconnect strategy above.
-      });
-      client.on("ready", () => {
-        if (ready) {
-          logger.info(`Redis ${role} connection restored`);
-          if (role === "command") options.metrics?.storeReconnects.inc();
-        }
-        ready = true;
-      });
-      return client;
-    };
-    const commands = make("command");
+    const make = (role: string, onRestored?: () => void) =>
+      createRedisClient({ redis: options.redis, role, logger: options.logger, onRestored });
+    // One outage counts once, on the command connection.
+    const commands = make("command", () => options.metrics?.storeReconnects.inc());
     const subscriber = make("subscriber");
     await Promise.all([commands.connect(), subscriber.connect()]);
     return new RedisStore(commands, subscriber, options);
@@ -160,7 +131,7 @@ export class RedisStore implements Store {
     };
     if (message.ref !== undefined) stored.ref = message.ref;
     const fields = JSON.stringify(stored);
-    const reply = await this.#script(APPEND, [this.#keys.list, this.#keys.seq], [
+    const reply = await this.#calls.script(APPEND, [this.#keys.list, this.#keys.seq], [
       fields.slice(1),
       this.#keys.channel,
       String(this.#options.historyLimit),
@@ -170,11 +141,13 @@ export class RedisStore implements Store {
   }
 
   async publish(notice: Notice): Promise<void> {
-    await this.#call(() => this.#commands.publish(this.#keys.channel, JSON.stringify(notice)));
+    await this.#calls.call(() =>
+      this.#commands.publish(this.#keys.channel, JSON.stringify(notice))
+    );
   }
 
   async history(limit: number): Promise<HistorySnapshot> {
-    const [seq, raw] = await this.#call(() =>
+    const [seq, raw] = await this.#calls.call(() =>
       this.#commands.multi()
         .get(this.#keys.seq)
         .lRange(this.#keys.list, limit > 0 ? -limit : 1, limit > 0 ? -1 : 0)
@@ -193,7 +166,7 @@ export class RedisStore implements Store {
     this.#catchingUp = true;
     await this.#subscriber.subscribe(this.#keys.channel, (raw) => this.#receive(raw));
     try {
-      const seq = await this.#call(() => this.#commands.get(this.#keys.seq));
+      const seq = await this.#calls.call(() => this.#commands.get(this.#keys.seq));
       this.#lastId = Number(seq ?? 0);
     } finally {
       this.#drainBacklog();
@@ -243,7 +216,7 @@ export class RedisStore implements Store {
     this.#catchingUp = true;
     const from = this.#lastId;
     try {
-      const [, raw] = await this.#script(SINCE, [this.#keys.list, this.#keys.seq], [
+      const [, raw] = await this.#calls.script(SINCE, [this.#keys.list, this.#keys.seq], [
         String(from),
       ]) as [number, string[]];
       for (const entry of raw.map(parseEntry)) {
@@ -283,44 +256,6 @@ export class RedisStore implements Store {
         return;
       }
       this.#accept(event);
-    }
-  }
-
-  async #script(script: string, keys: string[], args: string[]): Promise<unknown> {
-    let sha = this.#shas.get(script);
-    if (!sha) {
-      const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(script));
-      sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-      this.#shas.set(script, sha);
-    }
-    const hash = sha;
-    try {
-      return await this.#call(() => this.#commands.evalSha(hash, { keys, arguments: args }));
-    } catch (error) {
-      if (!String((error as Error).cause ?? "").includes("NOSCRIPT")) throw error;
-      return await this.#call(() => this.#commands.eval(script, { keys, arguments: args }));
-    }
-  }
-
-  /** Runs one Redis call with a deadline, turning every failure into one error type. */
-  async #call<T>(run: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeoutMs = this.#options.commandTimeoutMs ?? 5_000;
-    try {
-      return await Promise.race([
-        run(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
-    } catch (error) {
-      this.#options.metrics?.storeErrors.inc();
-      throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
