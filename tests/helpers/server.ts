@@ -92,9 +92,26 @@ export class ServerProcess {
 
   /** The port of the health, readiness and metrics endpoints. */
   get httpPort(): number {
-    const match = this.logs.match(/http listening .*port=(\d+)/);
+    // Text logs say port=N, JSON logs "port":N.
+    const match = this.logs.match(/http listening.*?\bport"?[=:](\d+)/);
     if (!match) throw new Error(`the server logged no HTTP port:\n${this.logs}`);
     return Number(match[1]);
+  }
+
+  /** The server's process id (the child is `deno run ... server.ts` itself). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /**
+   * The server's resident memory in bytes (`VmRSS` in `/proc/<pid>/status`),
+   * for tests that check memory stays bounded on the real process.
+   */
+  async rssBytes(): Promise<number> {
+    const status = await Deno.readTextFile(`/proc/${this.pid}/status`);
+    const match = status.match(/^VmRSS:\s+(\d+) kB$/m);
+    if (!match) throw new Error(`no VmRSS in /proc/${this.pid}/status`);
+    return Number(match[1]) * 1024;
   }
 
   /** Everything the server logged so far. */
