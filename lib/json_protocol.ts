@@ -82,7 +82,8 @@ export function parseJsonRequest(line: string): Request | null {
       }
       if (typeof value.text !== "string") return badRequest('"text" must be a string', ref);
       const text = sanitize(value.text).trim();
-      if (text === "") return null;
+      // A program waits for the receipt of what it sent: say why none comes.
+      if (text === "") return badRequest("empty message; it was not sent", ref);
       return ref === undefined ? { type: "message", text } : { type: "message", text, ref };
     }
     case "who":

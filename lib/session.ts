@@ -53,6 +53,7 @@ export interface SessionLimits {
   queueSoftLimitBytes: number;
   queueSoftMs: number;
   historyReplay: number;
+  historyLimit: number;
   rateLimit: number;
   rateBurst: number;
 }
@@ -152,7 +153,11 @@ export class Session {
       claimed = user;
       await hub.join(
         this.#member,
-        () => store.history(this.#limits.historyReplay),
+        // A resume gets every stored message it missed, not only the replay window.
+        () =>
+          store.history(
+            identity.since === undefined ? this.#limits.historyReplay : this.#limits.historyLimit,
+          ),
         (snapshot) => this.#sendHistory(snapshot, identity.since),
       );
       this.#user = user;

@@ -43,7 +43,10 @@ Deno.test("requests are parsed strictly and message text is sanitised", () => {
     text: "hi[2J",
     ref: "c1",
   });
-  assert.equal(parseJsonRequest('{"type":"message","text":"   "}'), null);
+  assert.deepEqual(parseJsonRequest('{"type":"message","text":"   ","ref":"e1"}'), {
+    type: "invalid",
+    error: { code: "bad_request", text: "empty message; it was not sent", ref: "e1" },
+  });
   assert.deepEqual(parseJsonRequest('{"type":"who"}'), { type: "who" });
   assert.deepEqual(parseJsonRequest('{"type":"ping"}'), { type: "ping" });
   assert.deepEqual(parseJsonRequest('{"type":"quit"}'), { type: "quit" });
@@ -197,3 +200,18 @@ for (const mode of ["embedded", "Redis"] as const) {
     });
   });
 }
+
+Deno.test("a resume gets every message it missed, even beyond the replay window", async () => {
+  await using server = await ServerProcess.start({ env: { HISTORY_REPLAY: "2" } });
+  const { client: ann } = await JsonClient.join(server.port, "ann");
+  const ids: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await ann.request({ type: "message", text: `m${i}` });
+    ids.push((await ann.readUntil((event) => event.type === "message")).at(-1)!.id);
+  }
+  const { client: fresh, history: replay } = await JsonClient.join(server.port, "fresh");
+  assert.deepEqual(replay.map((event) => event.text), ["m3", "m4"]);
+  const { client: back, history } = await JsonClient.join(server.port, "back", ids[0]);
+  assert.deepEqual(history.map((event) => event.text), ["m1", "m2", "m3", "m4"]);
+  await Promise.all([ann.close(), fresh.close(), back.close()]);
+});
