@@ -17,6 +17,7 @@
  */
 
 import { concat } from "./bytes.ts";
+import { IDLE, within } from "./within.ts";
 
 /** Anything with `read` in the shape of `Deno.Conn`. */
 export interface ByteSource {
@@ -161,19 +162,4 @@ function incompleteTail(bytes: Uint8Array): number {
     return length > back ? back : 0;
   }
   return 0;
-}
-
-const IDLE = Symbol("idle");
-
-/** Resolves with `promise`'s value, or {@linkcode IDLE} after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof IDLE> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<typeof IDLE>((resolve) => timer = setTimeout(() => resolve(IDLE), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
