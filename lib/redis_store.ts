@@ -211,14 +211,32 @@ export class RedisStore implements Store {
     }
   }
 
+  /**
+   * The entries after id `from`. The subscriber may be back before the
+   * command connection is, so this retries until the command timeout; new
+   * events meanwhile wait in the backlog, so nothing is delivered out of order.
+   */
+  async #readSince(from: number): Promise<string[]> {
+    const deadline = Date.now() + (this.#options.commandTimeoutMs ?? 5_000);
+    while (true) {
+      try {
+        const [, raw] = await this.#calls.script(SINCE, [this.#keys.list, this.#keys.seq], [
+          String(from),
+        ]) as [number, string[]];
+        return raw;
+      } catch (error) {
+        if (this.#closed || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
   async #catchUp(): Promise<void> {
     if (this.#catchingUp || this.#closed) return;
     this.#catchingUp = true;
     const from = this.#lastId;
     try {
-      const [, raw] = await this.#calls.script(SINCE, [this.#keys.list, this.#keys.seq], [
-        String(from),
-      ]) as [number, string[]];
+      const raw = await this.#readSince(from);
       for (const entry of raw.map(parseEntry)) {
         if (entry.type !== "message" || entry.id <= this.#lastId) continue;
         if (entry.id !== this.#lastId + 1) {
