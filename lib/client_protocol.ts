@@ -63,6 +63,8 @@ const isString = (value: unknown): value is string => typeof value === "string";
  * ```
  */
 export function parseServerEvent(line: string): ServerEvent | null {
+  // Refusals made before the server knows the protocol come as text lines.
+  if (line.startsWith("! ")) return refusal(line.slice(2));
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(line);
@@ -107,4 +109,16 @@ export function parseServerEvent(line: string): ServerEvent | null {
     default:
       return null;
   }
+}
+
+const REFUSALS: ReadonlyArray<[RegExp, string]> = [
+  [/^server full/, "server_full"],
+  [/^too many connections/, "too_many_connections"],
+  [/^no name received/, "handshake_timeout"],
+];
+
+/** A text-mode error line as the fatal error it is. */
+function refusal(text: string): ServerEvent {
+  const code = REFUSALS.find(([pattern]) => pattern.test(text))?.[1] ?? "refused";
+  return { type: "error", code, text, fatal: true };
 }
