@@ -1,14 +1,26 @@
 /**
  * Seeded, bounded fuzzing of what reads untrusted input: the line reader,
- * fed hostile bytes split at random points, and the text functions that see
- * each line. A failure message starts with `FUZZ_SEED=<n>`; run this file
+ * fed hostile bytes split at random points, the text functions that see
+ * each line, and the protocol parsers (text requests, JSON requests, the
+ * JSON hello), whose results must keep the documented shape: message text
+ * sanitised and trimmed, refs within their grammar. A failure message starts with `FUZZ_SEED=<n>`; run this file
  * again with that variable set to replay it exactly.
  */
 
 import assert from "node:assert/strict";
 import { type Line, type LineReaderOptions, readLines } from "../lib/lines.ts";
+import { parseHello, parseJsonRequest } from "../lib/json_protocol.ts";
+import type { ErrorCode, Request } from "../lib/protocol.ts";
 import { MAX_NAME_LENGTH, nameProblem, sanitize } from "../lib/sanitize.ts";
-import { fuzz, hostileBytes, hostileLine, type Prng, RandomChunkSource } from "./helpers/fuzz.ts";
+import { parseTextRequest } from "../lib/text_protocol.ts";
+import {
+  fuzz,
+  hostileBytes,
+  hostileLine,
+  hostileRequest,
+  type Prng,
+  RandomChunkSource,
+} from "./helpers/fuzz.ts";
 
 const ITERATIONS = 300;
 
@@ -110,19 +122,23 @@ Deno.test("fuzz: readLines on hostile bytes split at random points matches the r
   });
 });
 
+/** Any hostile line, of one of a few sizes. */
+const anyLine = (prng: Prng) => hostileLine(prng, prng.pick([16, 256, 4096]));
+
 /**
- * Registers a fuzz test feeding hostile lines to `parse`, which must never
- * throw; `check` may assert properties of each result. Protocol parsers
- * (`parseClientLine` in text and JSON modes) belong here, one call each.
+ * Registers a fuzz test feeding lines from `lines` (hostile ones by default)
+ * to `parse`, which must never throw; `check` may assert properties of each
+ * result.
  */
 function fuzzParser<T>(
   name: string,
   parse: (line: string) => T,
   check: (line: string, result: T) => void = () => {},
+  lines: (prng: Prng) => string = anyLine,
 ): void {
   Deno.test(`fuzz: ${name} takes any line without throwing`, async () => {
     await fuzz({ name, iterations: ITERATIONS }, (prng) => {
-      const line = hostileLine(prng, prng.pick([16, 256, 4096]));
+      const line = lines(prng);
       let result: T;
       try {
         result = parse(line);
@@ -152,3 +168,111 @@ fuzzParser("nameProblem", nameProblem, (line, problem) => {
   assert.ok(!line.startsWith("{"), `accepted a name opening JSON: ${JSON.stringify(line)}`);
   assert.ok(!/[\s\p{C}]/u.test(line), `accepted an invisible character in ${JSON.stringify(line)}`);
 });
+
+/** The `ref` grammar of docs/protocol.md. */
+const REF = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Mostly request-shaped JSON, else anything: what a JSON-mode server reads. */
+const jsonish = (prng: Prng) =>
+  prng.chance(0.75) ? hostileRequest(prng, prng.pick([16, 256, 4096])) : anyLine(prng);
+
+/** `JSON.parse(line)` if that is an object, else undefined. */
+function parsedObject(line: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(line);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks a parsed request against `protocol.ts`: only the request types and
+ * the error code this protocol has, no other fields, message text sanitised,
+ * trimmed and not empty, refs within their grammar, and no unsafe character
+ * in an error's text (it may quote what the client sent).
+ */
+function assertRequest(
+  request: Request | null,
+  line: string,
+  types: readonly Request["type"][],
+  code: ErrorCode,
+): void {
+  if (request === null) return;
+  const what = `${JSON.stringify(request)} from ${JSON.stringify(line)}`;
+  assert.ok(types.includes(request.type), `a request of another protocol: ${what}`);
+  switch (request.type) {
+    case "message": {
+      const fields = request.ref === undefined ? ["text", "type"] : ["ref", "text", "type"];
+      assert.deepEqual(Object.keys(request).sort(), fields, what);
+      assert.equal(typeof request.text, "string", what);
+      assert.ok(request.text !== "" && request.text === request.text.trim(), `untrimmed: ${what}`);
+      assert.equal(sanitize(request.text), request.text, `unsanitised text: ${what}`);
+      if (request.ref !== undefined) assert.match(request.ref, REF, what);
+      return;
+    }
+    case "invalid": {
+      const { error } = request;
+      assert.deepEqual(Object.keys(request).sort(), ["error", "type"], what);
+      assert.equal(error.code, code, what);
+      assert.equal(error.fatal, undefined, `a request error closes nothing: ${what}`);
+      assert.ok(typeof error.text === "string" && error.text !== "", what);
+      assert.equal(sanitize(error.text), error.text, `an error echoes unsafe text: ${what}`);
+      if (error.ref !== undefined) assert.match(error.ref, REF, what);
+      return;
+    }
+    default:
+      assert.deepEqual(Object.keys(request), ["type"], what);
+  }
+}
+
+fuzzParser("parseTextRequest", parseTextRequest, (line, request) => {
+  assertRequest(request, line, ["message", "who", "help", "quit", "invalid"], "unknown_command");
+  // Only "//" sends a message that starts with "/"; anything else is a command.
+  if (request?.type === "message" && request.text.startsWith("/")) {
+    assert.ok(sanitize(line).trim().startsWith("//"), `a command sent as text: ${line}`);
+  }
+});
+
+fuzzParser("parseJsonRequest", parseJsonRequest, (line, request) => {
+  assertRequest(request, line, ["message", "who", "ping", "quit", "invalid"], "bad_request");
+  // A well-formed message is sent as documented (one left empty is answered,
+  // since a program waits for its receipt), and an error about a message
+  // with a valid ref carries that ref.
+  const value = parsedObject(line);
+  if (value?.type !== "message") return;
+  const validRef = value.ref === undefined ||
+    (typeof value.ref === "string" && REF.test(value.ref));
+  if (!validRef) return;
+  const ref = value.ref === undefined ? {} : { ref: value.ref as string };
+  const text = typeof value.text === "string" ? sanitize(value.text).trim() : "";
+  if (text !== "") {
+    assert.deepEqual(request, { type: "message", text, ...ref }, line);
+  } else {
+    assert.equal(request?.type, "invalid", line);
+    assert.equal(request.type === "invalid" && request.error.ref, ref.ref, line);
+  }
+}, jsonish);
+
+fuzzParser("parseHello", parseHello, (line, hello) => {
+  const what = `${JSON.stringify(hello)} from ${JSON.stringify(line)}`;
+  // Valid exactly when docs/protocol.md says so.
+  const value = parsedObject(line);
+  const valid = value?.type === "hello" && typeof value.user === "string" &&
+    (value.since === undefined ||
+      (Number.isSafeInteger(value.since) && (value.since as number) >= 0));
+  if ("code" in hello) {
+    assert.ok(!valid, `refused a valid hello: ${what}`);
+    assert.deepEqual(Object.keys(hello).sort(), ["code", "fatal", "text"], what);
+    assert.equal(hello.code, "bad_hello", what);
+    assert.equal(hello.fatal, true, what);
+    assert.equal(sanitize(hello.text), hello.text, `an error echoes unsafe text: ${what}`);
+  } else {
+    assert.ok(valid, `accepted an invalid hello: ${what}`);
+    // The name as sent (the session sanitises and checks it), and since as sent.
+    const expected = value!.since === undefined
+      ? { user: value!.user }
+      : { user: value!.user, since: value!.since };
+    assert.deepEqual(hello, expected, what);
+  }
+}, jsonish);

@@ -133,22 +133,40 @@ for (const mode of ["embedded", "Redis"] as const) {
       }
     });
 
-    await t.step("an HTTP request gets an HTTP answer and nobody sees a join", async () => {
-      const { client: watcher } = await TextClient.join(server.port, "watcher");
-      const http = await TextClient.connect(server.port);
-      await http.write("GET / HTTP/1.1\r\nHost: chat\r\n\r\n");
-      const answer = await http.readToEnd();
-      assert.match(answer[0], /^HTTP\/1\.1 400/);
-      const scan = await TextClient.connect(server.port);
-      await scan.close();
-      const silent = await TextClient.connect(server.port);
-      const lines = await silent.readToEnd(5_000);
-      assert.match(lines[0], /^! no name received within 1 s/);
-      // A marker proves the watcher's stream is current: nothing came before it.
-      const { client: marker } = await TextClient.join(server.port, "marker");
-      assert.deepEqual(await watcher.readUntil("* marker joined"), ["* marker joined"]);
-      await Promise.all([http.close(), silent.close(), marker.close(), watcher.close()]);
-    });
+    await t.step(
+      "an HTTP request gets a short HTTP answer naming the client and nobody sees a join",
+      async () => {
+        const { client: watcher } = await TextClient.join(server.port, "watcher");
+        for (
+          const request of [
+            "GET / HTTP/1.1\r\nHost: chat\r\n\r\n",
+            // The old deployment's load test ran `wget http://chat-server:6000`;
+            // this is GNU Wget 1.21's request, byte for byte.
+            "GET / HTTP/1.1\r\nHost: chat-server:6000\r\nUser-Agent: Wget/1.21.3\r\n" +
+            "Accept: */*\r\nAccept-Encoding: identity\r\nConnection: Keep-Alive\r\n\r\n",
+          ]
+        ) {
+          const http = await TextClient.connect(server.port);
+          await http.write(request);
+          // readToEnd returns once the server has closed the connection.
+          const answer = (await http.readToEnd()).join("\n");
+          assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+          assert.match(answer, /\r\nConnection: close\r\n/);
+          assert.match(answer, /\r\n\r\n.*chat-client HOST PORT NAME/);
+          assert.ok(answer.length < 512, `a ${answer.length}-character answer`);
+          await http.close();
+        }
+        const scan = await TextClient.connect(server.port);
+        await scan.close();
+        const silent = await TextClient.connect(server.port);
+        const lines = await silent.readToEnd(5_000);
+        assert.match(lines[0], /^! no name received within 1 s/);
+        // A marker proves the watcher's stream is current: nothing came before it.
+        const { client: marker } = await TextClient.join(server.port, "marker");
+        assert.deepEqual(await watcher.readUntil("* marker joined"), ["* marker joined"]);
+        await Promise.all([silent.close(), marker.close(), watcher.close()]);
+      },
+    );
 
     await t.step("history survives a restart of the server", async () => {
       const { client: ann } = await TextClient.join(server.port, "ann");

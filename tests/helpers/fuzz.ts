@@ -323,3 +323,64 @@ function hostileJson(prng: Prng, depth: number): unknown {
   }
   return object;
 }
+
+/** Characters a ref may hold, and a few it may not. */
+const REF_CHARS = "ABCXYZabcxyz0189_.:-";
+const BAD_REF_CHARS = [" ", "/", "\u00e9", "\u202e", "\x00", "\n", "{", "\ufffd"];
+
+/** A `ref`: mostly valid (1-64 of the allowed characters), else empty, too long or with a bad character. */
+function hostileRef(prng: Prng): string {
+  const valid = (length: number) =>
+    Array.from({ length }, () => REF_CHARS[prng.int(0, REF_CHARS.length - 1)]).join("");
+  switch (prng.int(0, 5)) {
+    case 0:
+      return "";
+    case 1:
+      return valid(prng.int(65, 80));
+    case 2: {
+      const ref = valid(prng.int(1, 64));
+      const at = prng.int(0, ref.length);
+      return ref.slice(0, at) + prng.pick(BAD_REF_CHARS) + ref.slice(at);
+    }
+    default:
+      return valid(prng.pick([1, 64, prng.int(1, 64)]));
+  }
+}
+
+/** Request types, the common ones more often, and one that is only text mode's. */
+const TYPES = ["message", "message", "message", "hello", "hello", "who", "ping", "quit", "help"];
+
+/** Now and then a value of the wrong type in place of `value`. */
+function mistyped(prng: Prng, value: unknown): unknown {
+  return prng.chance(0.85) ? value : prng.pick([0, -1, 1.5, true, null, [], {}, [value]]);
+}
+
+/**
+ * One line shaped like a JSON-mode request or hello, with hostile values: the
+ * expected keys (now and then of the wrong type or given twice), text full of
+ * control, bidi and invisible characters and decoded invalid UTF-8, refs valid
+ * and not, odd `since` values; sometimes cut short. At most about `maxBytes`
+ * bytes of text.
+ */
+export function hostileRequest(prng: Prng, maxBytes: number): string {
+  const request: Record<string, unknown> = {
+    type: mistyped(prng, prng.pick(TYPES)),
+  };
+  const text = () =>
+    Array.from({ length: prng.int(0, 4) }, () => {
+      return prng.chance(0.5)
+        ? prng.pick(TEXT)
+        : new TextDecoder().decode(hostileBytes(prng, maxBytes).subarray(0, maxBytes));
+    }).join("").slice(0, maxBytes);
+  if (prng.chance(0.9)) request.text = mistyped(prng, text());
+  if (prng.chance(0.6)) request.ref = mistyped(prng, hostileRef(prng));
+  if (prng.chance(0.7)) request.user = mistyped(prng, text());
+  if (prng.chance(0.4)) {
+    request.since = prng.pick([0, 1, 42, -1, 1.5, 2 ** 53 - 1, 2 ** 53, 1e308, "3", -0]);
+  }
+  let line = JSON.stringify(request);
+  // JSON.parse keeps the last of two equal keys.
+  if (prng.chance(0.1)) line = `${line.slice(0, -1)},"${prng.pick(["text", "ref", "type"])}":5}`;
+  if (prng.chance(0.1)) line = line.slice(0, prng.int(0, line.length));
+  return line;
+}

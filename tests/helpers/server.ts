@@ -61,7 +61,16 @@ export class ServerProcess {
   #listening!: () => void;
   readonly #ready = new Promise<void>((resolve) => this.#listening = resolve);
 
-  private constructor(child: Deno.ChildProcess, port: number, dataDir: string) {
+  /** Whether the data directory was made for this server, and so is deleted with it. */
+  readonly #ownsDataDir: boolean;
+
+  private constructor(
+    child: Deno.ChildProcess,
+    port: number,
+    dataDir: string,
+    ownsDataDir: boolean,
+  ) {
+    this.#ownsDataDir = ownsDataDir;
     this.#child = child;
     this.port = port;
     this.dataDir = dataDir;
@@ -85,7 +94,7 @@ export class ServerProcess {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const server = new ServerProcess(child, port, dataDir);
+    const server = new ServerProcess(child, port, dataDir, options.dataDir === undefined);
     await server.#waitUntilListening();
     return server;
   }
@@ -105,12 +114,20 @@ export class ServerProcess {
 
   /**
    * The server's resident memory in bytes (`VmRSS` in `/proc/<pid>/status`),
-   * for tests that check memory stays bounded on the real process.
+   * for tests that check memory stays bounded on the real process. Deno lets
+   * only `--allow-all` read `/proc`, so the file is read by `python3`, which
+   * the test task may already run (for the old client).
    */
   async rssBytes(): Promise<number> {
-    const status = await Deno.readTextFile(`/proc/${this.pid}/status`);
-    const match = status.match(/^VmRSS:\s+(\d+) kB$/m);
-    if (!match) throw new Error(`no VmRSS in /proc/${this.pid}/status`);
+    const path = `/proc/${this.pid}/status`;
+    const { success, stdout, stderr } = await new Deno.Command("python3", {
+      args: ["-c", "import sys; sys.stdout.write(open(sys.argv[1]).read())", path],
+      stdin: "null",
+    }).output();
+    const decoder = new TextDecoder();
+    if (!success) throw new Error(`cannot read ${path}: ${decoder.decode(stderr)}`);
+    const match = decoder.decode(stdout).match(/^VmRSS:\s+(\d+) kB$/m);
+    if (!match) throw new Error(`no VmRSS in ${path}`);
     return Number(match[1]) * 1024;
   }
 
@@ -136,6 +153,7 @@ export class ServerProcess {
     return status;
   }
 
+  /** Stops the server (killing it after 25 s) and deletes the data directory it made. */
   async [Symbol.asyncDispose](): Promise<void> {
     const killer = setTimeout(() => {
       try {
@@ -146,6 +164,11 @@ export class ServerProcess {
     }, 25_000);
     await this.stop();
     clearTimeout(killer);
+    if (this.#ownsDataDir) {
+      await Deno.remove(this.dataDir, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
   }
 
   async #waitUntilListening(): Promise<void> {
@@ -164,8 +187,10 @@ export class ServerProcess {
 
   async #collect(): Promise<void> {
     for await (const text of this.#child.stderr.pipeThrough(new TextDecoderStream())) {
+      // The marker may be split across chunks; the previous chunk's end covers that.
+      const tail = this.#logs.at(-1)?.slice(-64) ?? "";
       this.#logs.push(text);
-      if (this.logs.includes("chat server listening on")) this.#listening();
+      if ((tail + text).includes("chat server listening on")) this.#listening();
     }
   }
 }
