@@ -16,6 +16,7 @@
  */
 
 import type { ByteSource } from "../../lib/lines.ts";
+import { concat } from "../../lib/bytes.ts";
 
 /**
  * The seed for this test process: `FUZZ_SEED` when set, otherwise a random
@@ -224,15 +225,7 @@ export function hostileBytes(prng: Prng, maxLineBytes: number): Uint8Array {
     else if (kind === 8) parts.push(run(prng, prng.int(0, 4 * maxLineBytes)));
     else if (prng.chance(0.1)) parts.push(run(prng, prng.int(32 * 1024, 96 * 1024)));
   }
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 /** `length` bytes of one repeated printable byte, or of multi-byte characters cut anywhere. */
