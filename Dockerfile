@@ -17,7 +17,7 @@ COPY lib/ ./lib/
 # --frozen: fail rather than resolve a dependency differently from deno.lock.
 RUN deno install --frozen --entrypoint server.ts
 # The permission flags are the `server` task's, word for word
-# (tests/deploy_test.ts checks this), so the binary may do exactly what
+# (tests/deploy/deploy_test.ts checks this), so the binary may do exactly what
 # `deno task server` may do.
 RUN deno compile --frozen \
     --allow-net \

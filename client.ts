@@ -14,11 +14,11 @@
  * @module
  */
 
-import { runClient } from "./lib/client_app.ts";
-import { CLIENT_USAGE, parseClientArgs, UsageError } from "./lib/client_args.ts";
-import { PlainUi, writeAllSync } from "./lib/plain_ui.ts";
-import { useColor } from "./lib/render.ts";
-import { TerminalUi } from "./lib/terminal.ts";
+import { runClient } from "./lib/client/app.ts";
+import { CLIENT_USAGE, parseClientArgs, UsageError } from "./lib/client/args.ts";
+import { PlainUi, writeAllSync } from "./lib/client/plain_ui.ts";
+import { useColor } from "./lib/client/render.ts";
+import { TerminalUi } from "./lib/client/terminal_ui.ts";
 
 /** Signals that make the client leave, and their numbers for the exit code. */
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;

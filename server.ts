@@ -10,15 +10,21 @@
  * @module
  */
 
-import { ConfigError, ENV_VARS, parseConfig, type ServerConfig, USAGE } from "./lib/config.ts";
-import { healthcheck, type Readiness, startHttp } from "./lib/http.ts";
-import { createLogger, type Logger } from "./lib/log.ts";
-import { ServerMetrics } from "./lib/metrics.ts";
-import { LocalPresence, type Presence, RedisPresence } from "./lib/presence.ts";
-import { RedisStore } from "./lib/redis_store.ts";
-import { ChatServer } from "./lib/server.ts";
-import { SqliteStore } from "./lib/sqlite_store.ts";
-import type { Store } from "./lib/store.ts";
+import {
+  ConfigError,
+  ENV_VARS,
+  parseConfig,
+  type ServerConfig,
+  USAGE,
+} from "./lib/server/config.ts";
+import { healthcheck, type Readiness, startHttp } from "./lib/ops/http.ts";
+import { createLogger, type Logger } from "./lib/ops/log.ts";
+import { ServerMetrics } from "./lib/ops/metrics.ts";
+import { LocalPresence, type Presence, RedisPresence } from "./lib/store/presence.ts";
+import { RedisStore } from "./lib/store/redis_store.ts";
+import { ChatServer } from "./lib/server/chat_server.ts";
+import { SqliteStore } from "./lib/store/sqlite_store.ts";
+import type { Store } from "./lib/store/store.ts";
 
 async function openStore(
   config: ServerConfig,

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { readLines } from "../../lib/lines.ts";
+import { readLines } from "../../lib/util/line_reader.ts";
 
 /** A stored message. */
 export interface FakeMessage {

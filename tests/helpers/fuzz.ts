@@ -15,8 +15,8 @@
  * @module
  */
 
-import type { ByteSource } from "../../lib/lines.ts";
-import { concat } from "../../lib/bytes.ts";
+import type { ByteSource } from "../../lib/util/line_reader.ts";
+import { concat } from "../../lib/util/bytes.ts";
 
 /**
  * The seed for this test process: `FUZZ_SEED` when set, otherwise a random

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { concat } from "../../lib/bytes.ts";
+import { concat } from "../../lib/util/bytes.ts";
 
 /** The loopback address every server started here binds to. */
 const HOST = "127.0.0.1" as const;

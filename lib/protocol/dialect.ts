@@ -1,0 +1,99 @@
+/**
+ * What both wire protocols share: the requests a client can make, the
+ * errors and notices a server can send, and the {@linkcode Dialect} a
+ * session speaks them through. The text dialect lives in `text_protocol.ts`,
+ * the JSON one in `json_protocol.ts`.
+ *
+ * Also here: telling an HTTP request apart from a chat client's first line.
+ * This module does no I/O.
+ *
+ * @module
+ */
+
+import type { ChatEvent, HistoryEntry } from "./model.ts";
+
+/** Stable error codes; text mode shows only the text. See `docs/protocol.md`. */
+export type ErrorCode =
+  | "bad_request"
+  | "bad_hello"
+  | "unknown_command"
+  | "invalid_name"
+  | "name_taken"
+  | "handshake_timeout"
+  | "server_full"
+  | "too_many_connections"
+  | "store_unavailable"
+  | "line_too_long"
+  | "not_sent"
+  | "slow_down"
+  | "flooding"
+  | "slow_consumer";
+
+/** An error to report to a client. */
+export interface ProtocolError {
+  code: ErrorCode;
+  /** For people; text mode sends it as `! text`. */
+  text: string;
+  /** The client's label of the message it is about (JSON mode). */
+  ref?: string;
+  /** Whether the server closes the connection after sending it. */
+  fatal?: boolean;
+}
+
+/** Codes of notices (`* text` in text mode). */
+export type NoticeCode = "shutdown";
+
+/** One thing a joined client asked for. */
+export type Request =
+  | { type: "message"; text: string; ref?: string }
+  | { type: "who" }
+  | { type: "ping" }
+  | { type: "help" }
+  | { type: "quit" }
+  | { type: "invalid"; error: ProtocolError };
+
+/**
+ * How a session speaks to its client: parsing what it sends after the
+ * handshake and encoding everything sent back. Every method returns lines
+ * without their line break.
+ */
+export interface Dialect {
+  /** The request in one line, or null for a line to ignore (blank). */
+  parse(line: string): Request | null;
+  /**
+   * The line of a live event. It must not depend on the recipient, so that
+   * one encoding serves every session of this dialect.
+   */
+  event(event: ChatEvent): string;
+  /** Whether a client does not get `event`; `own` is true for the sender's connection. */
+  skips(event: ChatEvent, own: boolean): boolean;
+  /** One history entry. */
+  history(entry: HistoryEntry): string;
+  /** The end of the history; `lastId` is the newest id it covered. */
+  historyEnd(lastId: number): string;
+  error(error: ProtocolError): string;
+  notice(code: NoticeCode, text: string): string;
+  /** The answer to a `who` request. */
+  who(users: readonly string[]): string[];
+  /** The answer to a `help` request. */
+  help(): readonly string[];
+  /** The answer to a `ping` request. */
+  pong(): string;
+}
+
+const HTTP_REQUEST = /^[A-Z]{3,10} \S+ HTTP\/\d(\.\d)?$/;
+
+/** Whether a first line is an HTTP request line rather than a user name. */
+export function isHttpRequest(line: string): boolean {
+  return HTTP_REQUEST.test(line);
+}
+
+/** A short HTTP answer for browsers and `wget` that reached the chat port. */
+export const HTTP_RESPONSE: string = [
+  "HTTP/1.1 400 Bad Request",
+  "Content-Type: text/plain; charset=utf-8",
+  "Connection: close",
+  "",
+  "This is a chat server, not a web server. Connect with: chat-client HOST PORT NAME",
+  "",
+].join("\r\n");

@@ -1,0 +1,102 @@
+/**
+ * The text protocol spoken with the old Python client and with `nc`.
+ *
+ * Lines sent: `[user]: text` for messages, `HISTORY_END` after the history,
+ * `* ...` for notices and `! ...` for errors. Lines received: a message, or
+ * a command (`exit`, `/quit`, `/who`, `/help`, `//text` for a leading `/`).
+ * This module only parses and formats; it does no I/O.
+ *
+ * @module
+ */
+
+import type { Dialect, ProtocolError, Request } from "./dialect.ts";
+import { sanitize } from "../util/sanitize.ts";
+import type { ChatEvent, HistoryEntry } from "./model.ts";
+
+/** The line that ends the history and starts live delivery. */
+export const HISTORY_END = "HISTORY_END";
+
+/** What `/help` answers. */
+export const HELP: readonly string[] = [
+  "* commands:",
+  "*   /who          who is online",
+  "*   /help         this list",
+  "*   /quit, exit   leave the chat",
+  "*   //text        send text that starts with /",
+  "* anything else is sent to everyone",
+];
+
+/** The text line for a live event. */
+export function eventLine(event: ChatEvent): string {
+  switch (event.type) {
+    case "message":
+      return `[${event.user}]: ${event.text}`;
+    case "join":
+      return `* ${event.user} joined`;
+    case "leave":
+      return `* ${event.user} left`;
+  }
+}
+
+/**
+ * The text line for a history entry. Old-service entries are replayed as
+ * they were stored, less any control characters.
+ */
+export function historyLine(entry: HistoryEntry): string {
+  return entry.type === "message" ? `[${entry.user}]: ${entry.text}` : sanitize(entry.line);
+}
+
+/** An error line, e.g. `! line too long`. */
+export function errorLine(text: string): string {
+  return `! ${text}`;
+}
+
+const COMMANDS: Record<string, Request> = {
+  "exit": { type: "quit" },
+  "/quit": { type: "quit" },
+  "/who": { type: "who" },
+  "/help": { type: "help" },
+};
+
+/**
+ * Parses one line a joined text-mode client sent.
+ *
+ * @example
+ * ```ts
+ * parseTextRequest("hello");  // { type: "message", text: "hello" }
+ * parseTextRequest("//etc");  // { type: "message", text: "/etc" }
+ * parseTextRequest("exit");   // { type: "quit" }
+ * ```
+ */
+export function parseTextRequest(line: string): Request | null {
+  const text = sanitize(line).trim();
+  if (text === "") return null;
+  const command = COMMANDS[text];
+  if (command) return command;
+  if (text.startsWith("//")) return { type: "message", text: text.slice(1) };
+  if (text.startsWith("/")) {
+    const name = text.split(/\s/, 1)[0];
+    return {
+      type: "invalid",
+      error: {
+        code: "unknown_command",
+        text: `unknown command ${name}; /help lists them, // sends a leading /`,
+      },
+    };
+  }
+  return { type: "message", text };
+}
+
+/** The text dialect: a sender does not get its own messages back. */
+export const textDialect: Dialect = {
+  parse: parseTextRequest,
+  event: eventLine,
+  skips: (_event, own) => own,
+  history: historyLine,
+  historyEnd: () => HISTORY_END,
+  error: (error: ProtocolError) => errorLine(error.text),
+  notice: (_code, text) => `* ${text}`,
+  who: (users) => [`* online (${users.length}): ${users.join(", ")}`],
+  help: () => HELP,
+  pong: () => "* pong",
+};

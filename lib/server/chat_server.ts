@@ -1,0 +1,227 @@
+/**
+ * The chat server: accepts TCP connections (within the global and per-address
+ * limits), runs a session for each, wires the store's subscription to the
+ * hub, keeps its users' presence fresh, and shuts down gracefully.
+ *
+ * It does not choose or open the store or the presence registry (see
+ * `server.ts` at the top level) and does not parse configuration.
+ *
+ * @module
+ */
+
+import type { ChatConn } from "./chat_conn.ts";
+import type { ServerConfig } from "./config.ts";
+import { Hub } from "./hub.ts";
+import { ConnectionLimiter, parseNetworks } from "./connection_limiter.ts";
+import type { Logger } from "../ops/log.ts";
+import type { ServerMetrics } from "../ops/metrics.ts";
+import { FlushScheduler } from "./outbound_queue.ts";
+import type { Presence } from "../store/presence.ts";
+import { Session, type SessionLimits } from "./session.ts";
+import type { Store } from "../store/store.ts";
+import { errorLine } from "../protocol/text_dialect.ts";
+
+/** The settings {@linkcode ChatServer} uses. */
+export type ChatServerConfig =
+  & Pick<
+    ServerConfig,
+    | "host"
+    | "port"
+    | "maxConnections"
+    | "maxConnectionsPerIp"
+    | "trustedNetworks"
+    | "presenceTtlMs"
+    | "shutdownGraceMs"
+  >
+  & SessionLimits;
+
+/** What {@linkcode ChatServer.start} works with besides its settings. */
+export interface ChatServerParts {
+  store: Store;
+  presence: Presence;
+  logger: Logger;
+  metrics: ServerMetrics;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A running chat listener.
+ *
+ * @example
+ * ```ts
+ * const server = await ChatServer.start(config, { store, presence, logger, metrics });
+ * Deno.addSignalListener("SIGTERM", () => server.shutdown());
+ * await server.finished;
+ * ```
+ */
+export class ChatServer {
+  readonly #config: ChatServerConfig;
+  readonly #parts: ChatServerParts;
+  readonly #logger: Logger;
+  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+  readonly #hub: Hub;
+  readonly #limiter: ConnectionLimiter;
+  readonly #scheduler = new FlushScheduler();
+  readonly #sessions = new Map<Session, Promise<void>>();
+  readonly #replica = crypto.randomUUID();
+  #refresher: ReturnType<typeof setInterval> | undefined;
+  #connections = 0;
+  #stopping = false;
+  #finished!: Promise<void>;
+
+  private constructor(
+    config: ChatServerConfig,
+    parts: ChatServerParts,
+    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
+  ) {
+    this.#config = config;
+    this.#parts = parts;
+    this.#logger = parts.logger;
+    this.#listener = listener;
+    this.#hub = new Hub(config.queueLimitBytes);
+    this.#limiter = new ConnectionLimiter({
+      perIp: config.maxConnectionsPerIp,
+      trusted: parseNetworks(config.trustedNetworks),
+    });
+    parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
+  }
+
+  /** Subscribes to the store, then listens; resolves once clients can connect. */
+  static async start(config: ChatServerConfig, parts: ChatServerParts): Promise<ChatServer> {
+    const listener = Deno.listen({ hostname: config.host, port: config.port });
+    const server = new ChatServer(config, parts, listener);
+    try {
+      await parts.store.subscribe((event) => server.#hub.dispatch(event));
+    } catch (error) {
+      listener.close();
+      throw error;
+    }
+    server.#finished = server.#accept();
+    // A claim lives presenceTtlMs without a refresh: refresh three times per life.
+    server.#refresher = setInterval(() => void server.#refreshPresence(), config.presenceTtlMs / 3);
+    parts.logger.info(`chat server listening on ${config.host}:${listener.addr.port}`);
+    return server;
+  }
+
+  /** Whether a shutdown has begun. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Resolves when the server has shut down and every session has ended. */
+  get finished(): Promise<void> {
+    return this.#finished;
+  }
+
+  /**
+   * Stops accepting, tells every client the server is shutting down, gives
+   * their output up to the grace period to drain, and closes them.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#stopping) return this.#finished;
+    this.#stopping = true;
+    this.#logger.info(`shutting down; ${this.#sessions.size} clients to close`);
+    clearInterval(this.#refresher);
+    this.#listener.close();
+    await Promise.all(
+      [...this.#sessions.keys()].map((session) =>
+        session.end("shutdown", "server shutting down", this.#config.shutdownGraceMs)
+      ),
+    );
+    await this.#finished;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        conn.setNoDelay(true);
+        conn.setKeepAlive(true);
+        this.admit(conn);
+      }
+    } catch (error) {
+      if (!this.#stopping) this.#logger.error(`accept failed: ${(error as Error).message}`);
+    }
+    this.#scheduler.flushNow();
+    await Promise.all(this.#sessions.values());
+  }
+
+  /**
+   * Runs a session for `conn` within the global and per-address limits, or
+   * turns it away. The TCP listener calls it for each connection; other
+   * transports hand theirs in here too.
+   */
+  admit(conn: ChatConn): void {
+    const { metrics } = this.#parts;
+    const address = conn.remoteAddr.hostname;
+    if (this.#sessions.size >= this.#config.maxConnections) {
+      this.#logger.warn(`refused ${address}: ${this.#sessions.size} connections`);
+      metrics.refused.server_full.inc();
+      return refuse(conn, "server full; try again later");
+    }
+    if (!this.#limiter.acquire(address)) {
+      this.#logger.warn(`refused ${address}: ${this.#limiter.count(address)} connections from it`);
+      metrics.refused.per_ip.inc();
+      return refuse(conn, "too many connections from your address; try again later");
+    }
+    metrics.connectionsAccepted.inc();
+    const session = new Session(conn, {
+      ...this.#parts,
+      hub: this.#hub,
+      scheduler: this.#scheduler,
+      origin: `${this.#replica}/${++this.#connections}`,
+      limits: this.#config,
+    });
+    this.#sessions.set(
+      session,
+      session.run().finally(() => {
+        this.#sessions.delete(session);
+        this.#limiter.release(address);
+      }),
+    );
+  }
+
+  /**
+   * Keeps this replica's users listed as online. A user whose claim was lost
+   * (this replica could not refresh it in time and someone else took the
+   * name) is disconnected, so that a name is never held twice.
+   */
+  async #refreshPresence(): Promise<void> {
+    const online = new Map<string, Session>();
+    for (const session of this.#sessions.keys()) {
+      if (session.user !== null) online.set(session.origin, session);
+    }
+    if (online.size === 0) return;
+    try {
+      const lost = await this.#parts.presence.refresh(
+        [...online.values()].map((session) => ({ user: session.user!, owner: session.origin })),
+      );
+      for (const session of online.values()) {
+        if (!lost.includes(session.user!)) continue;
+        this.#logger.warn(`${session.user} disconnected: the name was taken elsewhere`);
+        void session.fail({
+          code: "name_taken",
+          text: "your name was taken by someone else while this server was out of touch",
+        });
+      }
+    } catch (error) {
+      this.#logger.warn(`presence not refreshed: ${(error as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Turns a connection away before its first line: the protocol it will speak
+ * is not known yet, so the reason goes as a text error line.
+ */
+function refuse(conn: ChatConn, reason: string): void {
+  conn.write(encoder.encode(`${errorLine(reason)}\n`))
+    .catch(() => {})
+    .finally(() => {
+      try {
+        conn.close();
+      } catch {
+        // The peer already went away.
+      }
+    });
+}

@@ -1,0 +1,113 @@
+/**
+ * The hub: fans every event from the store's subscription out to the
+ * sessions of this process, and joins newcomers without a gap.
+ *
+ * Each event is wrapped once in a {@linkcode Frame} whose encodings are made
+ * on first use and then shared by every recipient; the hub itself knows no
+ * protocol. A joining session is
+ * registered as buffering before its history is read; once the history (up
+ * to id H) is written, buffered messages above H are delivered and the
+ * session goes live, so it sees every message exactly once. The hub never
+ * waits for a session: delivery only queues.
+ *
+ * @module
+ */
+
+import type { HistorySnapshot } from "../store/store.ts";
+import type { ChatEvent } from "../protocol/model.ts";
+import { Frame } from "./frame.ts";
+
+/** A session as the hub sees it. */
+export interface Member {
+  /** The bytes this member would be sent for `frame`: a joining member's buffer is counted in them. */
+  measure(frame: Frame): number;
+  /** Takes one live event. Must not block; a slow member drops itself. */
+  deliver(frame: Frame): void;
+}
+
+/** Raised by {@linkcode Hub.join} when live events outgrew the joiner's limit. */
+export class SlowJoinError extends Error {
+  constructor(limitBytes: number) {
+    super(`more than ${limitBytes} bytes of new messages arrived while the history was sent`);
+    this.name = "SlowJoinError";
+  }
+}
+
+interface Buffer {
+  frames: Frame[];
+  bytes: number;
+  overflow: boolean;
+}
+
+/** Delivers events to the members of this process. */
+export class Hub {
+  readonly #live = new Set<Member>();
+  readonly #joining = new Map<Member, Buffer>();
+  readonly #bufferLimitBytes: number;
+
+  /** @param bufferLimitBytes Most bytes buffered for one joining member. */
+  constructor(bufferLimitBytes: number) {
+    this.#bufferLimitBytes = bufferLimitBytes;
+  }
+
+  /** Members that are live or joining. */
+  get size(): number {
+    return this.#live.size + this.#joining.size;
+  }
+
+  /** Hands one event to every member. Give this to `Store.subscribe`. */
+  dispatch(event: ChatEvent): void {
+    const frame = new Frame(event);
+    for (const member of this.#live) member.deliver(frame);
+    for (const [member, buffer] of this.#joining) {
+      if (buffer.overflow) continue;
+      buffer.bytes += member.measure(frame);
+      if (buffer.bytes > this.#bufferLimitBytes) {
+        buffer.overflow = true;
+        buffer.frames = [];
+      } else {
+        buffer.frames.push(frame);
+      }
+    }
+  }
+
+  /**
+   * Joins `member`: buffers live events, reads the history with `load`,
+   * writes it with `send`, then delivers the buffered events newer than the
+   * history and makes the member live.
+   *
+   * @throws whatever `load` or `send` throws, or {@linkcode SlowJoinError};
+   * the member is then not registered.
+   */
+  async join(
+    member: Member,
+    load: () => Promise<HistorySnapshot>,
+    send: (snapshot: HistorySnapshot) => Promise<void>,
+  ): Promise<void> {
+    const buffer: Buffer = { frames: [], bytes: 0, overflow: false };
+    this.#joining.set(member, buffer);
+    try {
+      const snapshot = await load();
+      if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
+      await send(snapshot);
+      if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
+      // It left while joining: do not bring it back.
+      if (!this.#joining.has(member)) return;
+      // No await from here on: nothing can be dispatched in between.
+      for (const frame of buffer.frames) {
+        const { event } = frame;
+        if (event.type === "message" && event.id <= snapshot.lastId) continue;
+        member.deliver(frame);
+      }
+      this.#live.add(member);
+    } finally {
+      this.#joining.delete(member);
+    }
+  }
+
+  /** Stops delivering to `member`. */
+  leave(member: Member): void {
+    this.#live.delete(member);
+    this.#joining.delete(member);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * What every Redis connection of the server has in common: how it connects
+ * and reconnects (backoff with jitter, each failure logged, no hidden offline
+ * queue), and how a call is bounded in time and turned into a
+ * {@linkcode StoreUnavailableError} when Redis cannot answer.
+ *
+ * It knows no keys and no data layout; `redis_store.ts` and `presence.ts` do.
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+import type { Logger } from "../ops/log.ts";
+import { StoreUnavailableError } from "./store.ts";
+
+/** Where and how to reach Redis. The password is never logged. */
+export interface RedisConfig {
+  /** `redis://` or `rediss://` URL, without credentials. */
+  url: string;
+  username?: string;
+  password?: string;
+}
+
+/** A node-redis client. */
+export type RedisClient = ReturnType<typeof createClient>;
+
+/** Options for {@linkcode createRedisClient}. */
+export interface RedisClientOptions {
+  redis: RedisConfig;
+  /** What the connection is for, in log lines: "command", "subscriber", "presence". */
+  role: string;
+  logger: Logger;
+  /** Called each time the connection is restored after a loss. */
+  onRestored?: () => void;
+}
+
+/**
+ * Creates (but does not connect) a client that reconnects forever, waiting
+ * up to 5 s between tries. Commands fail at once while it is disconnected:
+ * a sender must hear that its message was not stored, not wait in a queue.
+ */
+export function createRedisClient(options: RedisClientOptions): RedisClient {
+  const { redis, role, logger } = options;
+  const client = createClient({
+    url: redis.url,
+    username: redis.username,
+    password: redis.password,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 5_000,
+      reconnectStrategy: (retries: number, cause: Error) => {
+        const delay = Math.min(100 * 2 ** Math.min(retries, 6), 5_000);
+        const jittered = Math.round(delay / 2 + Math.random() * delay / 2);
+        logger.warn(
+          `Redis ${role} connection to ${redis.url} failed (${cause.message}); retrying in ${jittered} ms`,
+        );
+        return jittered;
+      },
+    },
+  });
+  let ready = false;
+  client.on("error", () => {
+    // Reported once per attempt by the reconnect strategy above.
+  });
+  client.on("ready", () => {
+    if (ready) {
+      logger.info(`Redis ${role} connection restored`);
+      options.onRestored?.();
+    }
+    ready = true;
+  });
+  return client;
+}
+
+/**
+ * Runs calls on one client with a deadline, and Lua scripts by their hash
+ * (loading them again after Redis lost its script cache).
+ *
+ * @example
+ * ```ts
+ * const calls = new RedisCalls(client, { label: "Redis", timeoutMs: 5_000 });
+ * const n = await calls.script("return #KEYS", ["a", "b"], []); // 2
+ * ```
+ */
+export class RedisCalls {
+  readonly #client: RedisClient;
+  readonly #label: string;
+  readonly #timeoutMs: number;
+  readonly #onError: (() => void) | undefined;
+  readonly #shas = new Map<string, string>();
+
+  /**
+   * @param options `label` starts error messages; `onError` counts failures.
+   */
+  constructor(
+    client: RedisClient,
+    options: { label: string; timeoutMs: number; onError?: () => void },
+  ) {
+    this.#client = client;
+    this.#label = options.label;
+    this.#timeoutMs = options.timeoutMs;
+    this.#onError = options.onError;
+  }
+
+  /**
+   * Runs `run`, failing if Redis does not answer within the deadline.
+   *
+   * @throws {StoreUnavailableError}
+   */
+  async call<T>(run: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        run(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
+            this.#timeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      this.#onError?.();
+      throw new StoreUnavailableError(`${this.#label}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs a Lua script with EVALSHA, falling back to EVAL when Redis does not
+   * have it (after a restart or SCRIPT FLUSH).
+   *
+   * @throws {StoreUnavailableError}
+   */
+  async script(script: string, keys: string[], args: string[]): Promise<unknown> {
+    let sha = this.#shas.get(script);
+    if (!sha) {
+      const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(script));
+      sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+      this.#shas.set(script, sha);
+    }
+    const hash = sha;
+    const options = { keys, arguments: args };
+    try {
+      return await this.call(() => this.#client.evalSha(hash, options));
+    } catch (error) {
+      if (!String((error as Error).cause ?? "").includes("NOSCRIPT")) throw error;
+      return await this.call(() => this.#client.eval(script, options));
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The embedded store: history in a SQLite file (through `node:sqlite`) and
+ * fan-out inside this process, so the server runs on a bare machine.
+ *
+ * Same ids and semantics as the Redis store, for one replica only: a second
+ * process on the same file would not see the first one's messages live.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  type HistorySnapshot,
+  type Store,
+  type StoreMetrics,
+  StoreUnavailableError,
+} from "./store.ts";
+import {
+  type ChatEvent,
+  type ChatMessage,
+  type HistoryEntry,
+  type NewMessage,
+  type Notice,
+} from "../protocol/model.ts";
+
+/** Options for {@linkcode SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /** Directory holding the database file; created if missing. */
+  dataDir: string;
+  /** How many messages are kept. */
+  historyLimit: number;
+  /** Where failures are counted. */
+  metrics?: StoreMetrics;
+}
+
+/** History in SQLite, delivered to subscribers in this process. */
+export class SqliteStore implements Store {
+  readonly description: string;
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #trim: StatementSync;
+  readonly #newest: StatementSync;
+  readonly #lastId: StatementSync;
+  readonly #historyLimit: number;
+  readonly #metrics: StoreMetrics | undefined;
+  #listener: ((event: ChatEvent) => void) | null = null;
+
+  private constructor(db: DatabaseSync, path: string, options: SqliteStoreOptions) {
+    this.#db = db;
+    this.#historyLimit = options.historyLimit;
+    this.#metrics = options.metrics;
+    this.description = `embedded SQLite at ${path} (single replica only)`;
+    this.#insert = db.prepare("INSERT INTO messages (user, text, ts, ref) VALUES (?, ?, ?, ?)");
+    this.#trim = db.prepare("DELETE FROM messages WHERE id <= ?");
+    this.#newest = db.prepare(
+      "SELECT id, user, text, ts, ref FROM (SELECT * FROM messages ORDER BY id DESC LIMIT ?) ORDER BY id",
+    );
+    this.#lastId = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'");
+  }
+
+  /** Opens (creating when needed) `chat.sqlite` in the data directory. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    await Deno.mkdir(options.dataDir, { recursive: true });
+    const path = `${options.dataDir}/chat.sqlite`;
+    const db = new DatabaseSync(path);
+    // AUTOINCREMENT: ids are never reused, even after old rows are trimmed.
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = NORMAL;
+      CREATE TABLE IF NOT EXISTS messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        ref TEXT
+      );
+    `);
+    // Databases made before message refs existed gain the column in place.
+    const columns = db.prepare("PRAGMA table_info(messages)").all() as { name: string }[];
+    if (!columns.some((column) => column.name === "ref")) {
+      db.exec("ALTER TABLE messages ADD COLUMN ref TEXT");
+    }
+    return new SqliteStore(db, path, options);
+  }
+
+  get connected(): boolean {
+    return this.#db.isOpen;
+  }
+
+  append(message: NewMessage): Promise<ChatMessage> {
+    let id: number;
+    try {
+      id = Number(
+        this.#insert.run(message.user, message.text, message.ts, message.ref ?? null)
+          .lastInsertRowid,
+      );
+      if (id > this.#historyLimit) this.#trim.run(id - this.#historyLimit);
+    } catch (error) {
+      return Promise.reject(
+        this.#unavailable(error),
+      );
+    }
+    const stored: ChatMessage = { id, user: message.user, text: message.text, ts: message.ts };
+    if (message.ref !== undefined) stored.ref = message.ref;
+    this.#listener?.({ type: "message", origin: message.origin, ...stored });
+    return Promise.resolve(stored);
+  }
+
+  publish(notice: Notice): Promise<void> {
+    this.#listener?.(notice);
+    return Promise.resolve();
+  }
+
+  history(limit: number): Promise<HistorySnapshot> {
+    try {
+      const rows = this.#newest.all(limit) as unknown as ChatMessage[];
+      const last = this.#lastId.get() as { seq: number } | undefined;
+      return Promise.resolve({
+        entries: rows.map((row) => {
+          const entry: HistoryEntry = {
+            type: "message",
+            id: row.id,
+            user: row.user,
+            text: row.text,
+            ts: row.ts,
+          };
+          if (row.ref !== null && row.ref !== undefined) entry.ref = row.ref;
+          return entry;
+        }),
+        lastId: Number(last?.seq ?? 0),
+      });
+    } catch (error) {
+      return Promise.reject(
+        this.#unavailable(error),
+      );
+    }
+  }
+
+  #unavailable(error: unknown): StoreUnavailableError {
+    this.#metrics?.storeErrors.inc();
+    return new StoreUnavailableError(`SQLite: ${(error as Error).message}`, { cause: error });
+  }
+
+  subscribe(listener: (event: ChatEvent) => void): Promise<void> {
+    this.#listener = listener;
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#listener = null;
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+}
