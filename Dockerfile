@@ -18,12 +18,15 @@ COPY lib/ ./lib/
 RUN deno install --frozen --entrypoint server.ts
 # The permission flags are the `server` task's, word for word
 # (tests/deploy/deploy_test.ts checks this), so the binary may do exactly what
-# `deno task server` may do.
+# `deno task server` may do. Permissions are baked in when compiling: the
+# binary may use the embedded store directory CHAT_DATA names now (`data`,
+# relative to where it runs: /app/data), not whatever CHAT_DATA says later.
+ARG CHAT_DATA=data
 RUN deno compile --frozen \
     --allow-net \
     --allow-env=PORT,HOST,HTTP_PORT,REDIS_URL,REDIS_HOST,REDIS_PORT,REDIS_USER,REDIS_PASSWORD,CHAT_DATA,HISTORY_KEY,HISTORY_LIMIT,HISTORY_REPLAY,MAX_LINE_BYTES,HANDSHAKE_TIMEOUT,QUEUE_LIMIT,QUEUE_SOFT_LIMIT,QUEUE_SOFT_SECONDS,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,TRUSTED_NETWORKS,RATE_LIMIT,RATE_BURST,PRESENCE_TTL,SHUTDOWN_GRACE,LOG_LEVEL,LOG_FORMAT \
-    --allow-read=data \
-    --allow-write=data \
+    --allow-read="$CHAT_DATA" \
+    --allow-write="$CHAT_DATA" \
     --output /out/chat-server server.ts \
  && mkdir /out/data
 

@@ -19,7 +19,7 @@ import {
 } from "./lib/server/config.ts";
 import { healthcheck, type Readiness, startHttp } from "./lib/ops/http.ts";
 import { createLogger, type Logger } from "./lib/ops/log.ts";
-import { ServerMetrics } from "./lib/ops/metrics.ts";
+import { ServerMetrics } from "./lib/ops/chat_metrics.ts";
 import { LocalPresence, type Presence, RedisPresence } from "./lib/store/presence.ts";
 import { RedisStore } from "./lib/store/redis_store.ts";
 import { ChatServer } from "./lib/server/chat_server.ts";

@@ -19,7 +19,7 @@
  */
 
 import type { Logger } from "./log.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./registry.ts";
 
 /** Every path the HTTP port serves, for probes and manifests to be checked against. */
 export const HTTP_PATHS = ["/healthz", "/readyz", "/metrics"] as const;

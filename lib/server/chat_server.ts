@@ -14,7 +14,7 @@ import type { ServerConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
 import { ConnectionLimiter, parseNetworks } from "./connection_limiter.ts";
 import type { Logger } from "../ops/log.ts";
-import type { ServerMetrics } from "../ops/metrics.ts";
+import type { ServerMetrics } from "../ops/chat_metrics.ts";
 import { FlushScheduler } from "./outbound_queue.ts";
 import type { Presence } from "../store/presence.ts";
 import { Session, type SessionLimits } from "./session.ts";

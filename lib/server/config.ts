@@ -1,9 +1,12 @@
 /**
- * Server configuration: read from the environment first (as Compose and
- * Kubernetes set it), then overridden by command-line flags, and validated as
- * a whole before anything starts.
+ * Server configuration: the settings of `settings.ts` (environment first, as
+ * Compose and Kubernetes set it, then command-line flags) composed into one
+ * {@linkcode ServerConfig} and validated as a whole before anything starts:
+ * the Redis connection from its URL and parts, the queue limits against each
+ * other, the history replay capped by the history limit.
  *
  * This module only parses and validates; it opens no sockets and no files.
+ * Names, flags and defaults live in the settings table, not here.
  *
  * @module
  */
@@ -11,36 +14,15 @@
 import { parseArgs } from "node:util";
 import type { RedisConfig } from "../store/redis_connection.ts";
 import { DEFAULT_TRUSTED, parseNetworks } from "./connection_limiter.ts";
+import {
+  InvalidValue,
+  type Setting,
+  type SettingName,
+  SETTINGS,
+  type SettingValue,
+} from "./settings.ts";
 
-/** The environment variables the server reads, and nothing else. */
-export const ENV_VARS: readonly string[] = [
-  "PORT",
-  "HOST",
-  "HTTP_PORT",
-  "REDIS_URL",
-  "REDIS_HOST",
-  "REDIS_PORT",
-  "REDIS_USER",
-  "REDIS_PASSWORD",
-  "CHAT_DATA",
-  "HISTORY_KEY",
-  "HISTORY_LIMIT",
-  "HISTORY_REPLAY",
-  "MAX_LINE_BYTES",
-  "HANDSHAKE_TIMEOUT",
-  "QUEUE_LIMIT",
-  "QUEUE_SOFT_LIMIT",
-  "QUEUE_SOFT_SECONDS",
-  "MAX_CONNECTIONS",
-  "MAX_CONNECTIONS_PER_IP",
-  "TRUSTED_NETWORKS",
-  "RATE_LIMIT",
-  "RATE_BURST",
-  "PRESENCE_TTL",
-  "SHUTDOWN_GRACE",
-  "LOG_LEVEL",
-  "LOG_FORMAT",
-];
+export { ENV_VARS, USAGE } from "./settings.ts";
 
 /** The validated server configuration. */
 export interface ServerConfig {
@@ -102,62 +84,123 @@ export class ConfigError extends Error {
   }
 }
 
-/** The text `--help` prints. */
-export const USAGE: string = `Usage: chat-server [PORT] [options]
+/** Where a setting's text came from, and the text. */
+interface Given {
+  /** The variable, `--flag` or `PORT argument`, as errors name it. */
+  source: string;
+  raw: string;
+}
 
-Options (each overrides the environment variable in brackets):
-  --port N              chat port                          [PORT, 6000]
-  --host ADDR           address to bind                    [HOST, 0.0.0.0]
-  --http-port N         health, readiness, metrics port    [HTTP_PORT, 8080]
-  --redis-url URL       use Redis at URL                   [REDIS_URL]
-                        (or REDIS_HOST, REDIS_PORT, REDIS_USER, REDIS_PASSWORD)
-  --data DIR            embedded store directory           [CHAT_DATA, data]
-  --history-key NAME    Redis list holding the history     [HISTORY_KEY, chat_history]
-  --history-limit N     messages kept                      [HISTORY_LIMIT, 10000]
-  --history-replay N    messages sent to a joining client  [HISTORY_REPLAY, all kept]
-  --max-line-bytes N    longest accepted line              [MAX_LINE_BYTES, 4096]
-  --handshake-timeout S seconds to send a name             [HANDSHAKE_TIMEOUT, 10]
-  --queue-limit BYTES   output queued per client, at most  [QUEUE_LIMIT, 1048576]
-  --queue-soft-limit B  output queued per client for long  [QUEUE_SOFT_LIMIT, 262144]
-  --queue-soft-seconds S  how long is long                 [QUEUE_SOFT_SECONDS, 10]
-  --max-connections N   simultaneous connections           [MAX_CONNECTIONS, 10000]
-  --max-connections-per-ip N  from one address             [MAX_CONNECTIONS_PER_IP, 10]
-  --trusted-networks CIDRS  exempt from the per-IP limit   [TRUSTED_NETWORKS,
-                        127.0.0.0/8,::1/128; "none" for no exemption]
-  --rate-limit N        messages per second per client     [RATE_LIMIT, 5]
-  --rate-burst N        messages at once before the limit  [RATE_BURST, 10]
-  --presence-ttl S      seconds a crashed server's users   [PRESENCE_TTL, 30]
-                        stay listed online
-  --shutdown-grace S    seconds to drain on shutdown       [SHUTDOWN_GRACE, 20]
-  --log-level LEVEL     debug, info, warn or error         [LOG_LEVEL, info]
-  --log-format FORMAT   text or json                       [LOG_FORMAT, text]
-  -h, --help            show this help
-`;
+/**
+ * The settings of one start: environment variables, overridden by flags
+ * (and the bare port argument), each parsed when first asked for so that
+ * errors come in the order the configuration is composed.
+ *
+ * @example
+ * ```ts
+ * const settings = Settings.read(["--port", "7000"], { PORT: "6001" });
+ * settings.value("PORT"); // 7000
+ * settings.value("REDIS_URL"); // undefined
+ * ```
+ */
+class Settings {
+  /** Whether `--help` or `-h` was given (nothing else is then checked). */
+  readonly help: boolean;
+  readonly #given: Map<SettingName, Given>;
 
-const FLAGS = {
-  "port": "PORT",
-  "host": "HOST",
-  "http-port": "HTTP_PORT",
-  "redis-url": "REDIS_URL",
-  "data": "CHAT_DATA",
-  "history-key": "HISTORY_KEY",
-  "history-limit": "HISTORY_LIMIT",
-  "history-replay": "HISTORY_REPLAY",
-  "max-line-bytes": "MAX_LINE_BYTES",
-  "handshake-timeout": "HANDSHAKE_TIMEOUT",
-  "queue-limit": "QUEUE_LIMIT",
-  "queue-soft-limit": "QUEUE_SOFT_LIMIT",
-  "queue-soft-seconds": "QUEUE_SOFT_SECONDS",
-  "max-connections": "MAX_CONNECTIONS",
-  "max-connections-per-ip": "MAX_CONNECTIONS_PER_IP",
-  "trusted-networks": "TRUSTED_NETWORKS",
-  "rate-limit": "RATE_LIMIT",
-  "rate-burst": "RATE_BURST",
-  "presence-ttl": "PRESENCE_TTL",
-  "shutdown-grace": "SHUTDOWN_GRACE",
-  "log-level": "LOG_LEVEL",
-  "log-format": "LOG_FORMAT",
-} as const;
+  private constructor(help: boolean, given: Map<SettingName, Given>) {
+    this.help = help;
+    this.#given = given;
+  }
+
+  /**
+   * Reads `args` (without the program name) and `env`. An empty variable
+   * counts as unset; variables outside `ENV_VARS` are ignored.
+   *
+   * @throws {ConfigError} naming `arguments` for an unknown flag or a second positional.
+   */
+  static read(
+    args: readonly string[],
+    env: Readonly<Record<string, string | undefined>>,
+  ): Settings {
+    const names = Object.keys(SETTINGS) as SettingName[];
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: [...args],
+        allowPositionals: true,
+        strict: true,
+        options: {
+          help: { type: "boolean", short: "h" },
+          ...Object.fromEntries(
+            Object.values(SETTINGS as Record<SettingName, Setting<unknown>>)
+              .filter((s) => s.flag !== undefined)
+              .map((s) => [s.flag!, { type: "string" as const }]),
+          ),
+        },
+      });
+    } catch (error) {
+      throw new ConfigError("arguments", (error as Error).message);
+    }
+    if (parsed.values.help) return new Settings(true, new Map());
+    if (parsed.positionals.length > 1) {
+      throw new ConfigError(
+        "arguments",
+        `expected at most one PORT argument, got ${parsed.positionals.join(" ")}`,
+      );
+    }
+    const given = new Map<SettingName, Given>();
+    for (const name of names) {
+      const raw = env[SETTINGS[name].env];
+      if (raw !== undefined && raw !== "") given.set(name, { source: SETTINGS[name].env, raw });
+    }
+    const values = parsed.values as Record<string, string | boolean | undefined>;
+    for (const name of names) {
+      const setting: Setting<unknown> = SETTINGS[name];
+      if (setting.positional && parsed.positionals.length === 1) {
+        given.set(name, { source: `${setting.env} argument`, raw: parsed.positionals[0] });
+      }
+      const raw = setting.flag === undefined ? undefined : values[setting.flag];
+      if (typeof raw === "string") given.set(name, { source: `--${setting.flag}`, raw });
+    }
+    return new Settings(false, given);
+  }
+
+  /** Whether the setting was given (by variable, flag or argument) rather than defaulted. */
+  isSet(name: SettingName): boolean {
+    return this.#given.has(name);
+  }
+
+  /** The variable, flag or argument the setting came from; its variable when defaulted. */
+  source(name: SettingName): string {
+    return this.#given.get(name)?.source ?? SETTINGS[name].env;
+  }
+
+  /**
+   * The setting's parsed value, its parsed default when not given, or
+   * `undefined` when it has neither.
+   *
+   * @throws {ConfigError} naming {@linkcode source} when the text is unusable.
+   */
+  value<N extends SettingName>(name: N): SettingValue<N> | undefined {
+    const setting: Setting<SettingValue<N>> = SETTINGS[name] as Setting<SettingValue<N>>;
+    const raw = this.#given.get(name)?.raw ?? setting.default;
+    if (raw === undefined) return undefined;
+    try {
+      return setting.parse(raw);
+    } catch (error) {
+      if (!(error instanceof InvalidValue)) throw error;
+      throw new ConfigError(this.source(name), error.message);
+    }
+  }
+
+  /** Like {@linkcode value}, for a setting that always has a default. */
+  required<N extends SettingName>(name: N): SettingValue<N> {
+    const value = this.value(name);
+    if (value === undefined) throw new ConfigError(this.source(name), "is not set");
+    return value;
+  }
+}
 
 /** What {@linkcode parseConfig} found on the command line besides settings. */
 export type ParsedCommand =
@@ -174,169 +217,72 @@ export type ParsedCommand =
  * ```
  *
  * @param args Command-line arguments (without the program name).
- * @param env Environment variables; only names in {@linkcode ENV_VARS} are read.
+ * @param env Environment variables; only names in `ENV_VARS` are read.
  * @throws {ConfigError} naming the variable or flag whose value is unusable.
  */
 export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ParsedCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: "boolean", short: "h" },
-        ...Object.fromEntries(
-          Object.keys(FLAGS).map((name) => [name, { type: "string" as const }]),
-        ),
-      },
-    });
-  } catch (error) {
-    throw new ConfigError("arguments", (error as Error).message);
-  }
-  if (parsed.values.help) return { kind: "help" };
-  if (parsed.positionals.length > 1) {
-    throw new ConfigError(
-      "arguments",
-      `expected at most one PORT argument, got ${parsed.positionals.join(" ")}`,
-    );
-  }
+  const settings = Settings.read(args, env);
+  if (settings.help) return { kind: "help" };
 
-  // Each setting: its source label and raw text, flag winning over variable.
-  const settings = new Map<string, { source: string; raw: string }>();
-  for (const name of ENV_VARS) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== "") settings.set(name, { source: name, raw });
-  }
-  if (parsed.positionals.length === 1) {
-    settings.set("PORT", { source: "PORT argument", raw: parsed.positionals[0] });
-  }
-  for (const [flag, name] of Object.entries(FLAGS)) {
-    const raw = (parsed.values as Record<string, string | boolean | undefined>)[flag];
-    if (typeof raw === "string") settings.set(name, { source: `--${flag}`, raw });
-  }
+  const historyLimit = settings.required("HISTORY_LIMIT");
+  const historyReplay = settings.value("HISTORY_REPLAY") ?? historyLimit;
+  const historyKey = settings.required("HISTORY_KEY");
 
-  const text = (name: string, fallback: string): string => settings.get(name)?.raw ?? fallback;
-  const int = (name: string, fallback: number, min: number, max: number) => {
-    const setting = settings.get(name);
-    if (!setting) return fallback;
-    return parseInteger(setting.source, setting.raw, min, max);
-  };
-  const seconds = (name: string, fallback: number, min: number, max: number) => {
-    const setting = settings.get(name);
-    if (!setting) return fallback * 1000;
-    const value = Number(setting.raw);
-    if (!/^\d+(\.\d+)?$/.test(setting.raw.trim()) || value < min || value > max) {
-      throw new ConfigError(
-        setting.source,
-        `expected seconds from ${min} to ${max}, got "${setting.raw}"`,
-      );
-    }
-    return Math.round(value * 1000);
-  };
-
-  const rate = (name: string, fallback: number, min: number, max: number) => {
-    const setting = settings.get(name);
-    if (!setting) return fallback;
-    const value = Number(setting.raw);
-    if (!/^\d+(\.\d+)?$/.test(setting.raw.trim()) || value < min || value > max) {
-      throw new ConfigError(
-        setting.source,
-        `expected a number from ${min} to ${max}, got "${setting.raw}"`,
-      );
-    }
-    return value;
-  };
-  const choice = <T extends string>(name: string, choices: readonly T[]): T => {
-    const value = text(name, choices[0]);
-    if (!(choices as readonly string[]).includes(value)) {
-      throw new ConfigError(
-        settings.get(name)!.source,
-        `expected ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, got "${value}"`,
-      );
-    }
-    return value as T;
-  };
-
-  const historyLimit = int("HISTORY_LIMIT", 10_000, 1, 10_000_000);
-  const historyReplay = int("HISTORY_REPLAY", historyLimit, 0, 10_000_000);
-  const historyKey = text("HISTORY_KEY", "chat_history");
-  if (!/^[A-Za-z0-9_:.-]{1,200}$/.test(historyKey)) {
-    throw new ConfigError(
-      settings.get("HISTORY_KEY")!.source,
-      `expected 1-200 letters, digits or _:.- characters, got "${historyKey}"`,
-    );
-  }
-
-  const queueLimitBytes = int("QUEUE_LIMIT", 1_048_576, 4096, 1_073_741_824);
-  const queueSoftLimitBytes = int("QUEUE_SOFT_LIMIT", 262_144, 1024, 1_073_741_824);
+  const queueLimitBytes = settings.required("QUEUE_LIMIT");
+  const queueSoftLimitBytes = settings.required("QUEUE_SOFT_LIMIT");
   if (queueSoftLimitBytes > queueLimitBytes) {
     throw new ConfigError(
-      settings.get("QUEUE_SOFT_LIMIT")?.source ?? "QUEUE_LIMIT",
+      settings.isSet("QUEUE_SOFT_LIMIT") ? settings.source("QUEUE_SOFT_LIMIT") : "QUEUE_LIMIT",
       `the soft limit (${queueSoftLimitBytes}) must not exceed the hard limit (${queueLimitBytes})`,
     );
   }
-  const trustedNetworks = text("TRUSTED_NETWORKS", DEFAULT_TRUSTED);
+  const trustedNetworks = settings.value("TRUSTED_NETWORKS") ?? DEFAULT_TRUSTED;
   try {
     parseNetworks(trustedNetworks);
   } catch (error) {
-    throw new ConfigError(settings.get("TRUSTED_NETWORKS")!.source, (error as Error).message);
+    throw new ConfigError(settings.source("TRUSTED_NETWORKS"), (error as Error).message);
   }
 
   return {
     kind: "run",
     config: {
-      host: text("HOST", "0.0.0.0"),
-      port: int("PORT", 6000, 1, 65535),
-      httpPort: int("HTTP_PORT", 8080, 0, 65535),
+      host: settings.required("HOST"),
+      port: settings.required("PORT"),
+      httpPort: settings.required("HTTP_PORT"),
       redis: redisConfig(settings),
-      dataDir: text("CHAT_DATA", "data"),
+      dataDir: settings.required("CHAT_DATA"),
       historyKey,
       historyLimit,
       historyReplay: Math.min(historyReplay, historyLimit),
-      maxLineBytes: int("MAX_LINE_BYTES", 4096, 64, 1_048_576),
-      handshakeTimeoutMs: seconds("HANDSHAKE_TIMEOUT", 10, 0.1, 3600),
+      maxLineBytes: settings.required("MAX_LINE_BYTES"),
+      handshakeTimeoutMs: settings.required("HANDSHAKE_TIMEOUT"),
       queueLimitBytes,
       queueSoftLimitBytes,
-      queueSoftMs: seconds("QUEUE_SOFT_SECONDS", 10, 0, 3600),
-      maxConnections: int("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
-      maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 10, 1, 1_000_000),
+      queueSoftMs: settings.required("QUEUE_SOFT_SECONDS"),
+      maxConnections: settings.required("MAX_CONNECTIONS"),
+      maxConnectionsPerIp: settings.required("MAX_CONNECTIONS_PER_IP"),
       trustedNetworks,
-      rateLimit: rate("RATE_LIMIT", 5, 0.01, 1_000_000),
-      rateBurst: int("RATE_BURST", 10, 1, 1_000_000),
-      presenceTtlMs: seconds("PRESENCE_TTL", 30, 3, 3600),
-      shutdownGraceMs: seconds("SHUTDOWN_GRACE", 20, 0, 3600),
-      logLevel: choice("LOG_LEVEL", ["info", "debug", "warn", "error"]),
-      logFormat: choice("LOG_FORMAT", ["text", "json"]),
+      rateLimit: settings.required("RATE_LIMIT"),
+      rateBurst: settings.required("RATE_BURST"),
+      presenceTtlMs: settings.required("PRESENCE_TTL"),
+      shutdownGraceMs: settings.required("SHUTDOWN_GRACE"),
+      logLevel: settings.required("LOG_LEVEL"),
+      logFormat: settings.required("LOG_FORMAT"),
     },
   };
 }
 
-function parseInteger(source: string, raw: string, min: number, max: number): number {
-  const value = Number(raw.trim());
-  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
-    throw new ConfigError(
-      source,
-      `expected a whole number from ${min} to ${max}, got "${raw}"`,
-    );
-  }
-  return value;
-}
-
-function redisConfig(
-  settings: Map<string, { source: string; raw: string }>,
-): RedisConfig | null {
-  const url = settings.get("REDIS_URL");
-  const host = settings.get("REDIS_HOST");
-  if (!url && !host) {
-    for (const name of ["REDIS_PORT", "REDIS_USER", "REDIS_PASSWORD"]) {
-      const setting = settings.get(name);
-      if (setting) {
+function redisConfig(settings: Settings): RedisConfig | null {
+  const url = settings.value("REDIS_URL");
+  const host = settings.value("REDIS_HOST");
+  if (url === undefined && host === undefined) {
+    for (const name of ["REDIS_PORT", "REDIS_USER", "REDIS_PASSWORD"] as const) {
+      if (settings.isSet(name)) {
         throw new ConfigError(
-          setting.source,
+          settings.source(name),
           "is set but neither REDIS_URL nor REDIS_HOST is, so Redis would not be used",
         );
       }
@@ -345,41 +291,45 @@ function redisConfig(
   }
 
   let parsed: URL;
-  if (url) {
+  if (url !== undefined) {
+    const source = settings.source("REDIS_URL");
     try {
-      parsed = new URL(url.raw);
+      parsed = new URL(url);
     } catch {
-      throw new ConfigError(url.source, "is not a valid URL");
+      throw new ConfigError(source, "is not a valid URL");
     }
     if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
       throw new ConfigError(
-        url.source,
+        source,
         `expected a redis:// or rediss:// URL, got ${parsed.protocol}//`,
       );
     }
   } else {
-    const name = host!.raw.trim();
+    const name = host!.trim();
     if (!/^([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$/.test(name)) {
-      throw new ConfigError(host!.source, `"${host!.raw}" is not a host name or address`);
+      throw new ConfigError(
+        settings.source("REDIS_HOST"),
+        `"${host}" is not a host name or address`,
+      );
     }
     parsed = new URL(`redis://${name}:6379`);
   }
   // Explicit variables win over the URL's parts, so a Secret can carry the
   // password while the URL stays in plain configuration.
-  const port = settings.get("REDIS_PORT");
-  if (port) parsed.port = String(parseInteger(port.source, port.raw, 1, 65535));
+  const port = settings.value("REDIS_PORT");
+  if (port !== undefined) parsed.port = String(port);
   const decode = (part: string): string | undefined => {
     try {
       return decodeURIComponent(part) || undefined;
     } catch {
       throw new ConfigError(
-        url!.source,
+        settings.source("REDIS_URL"),
         "has a malformed %-escape in its user or password (write % as %25)",
       );
     }
   };
-  const username = settings.get("REDIS_USER")?.raw ?? decode(parsed.username);
-  const password = settings.get("REDIS_PASSWORD")?.raw ?? decode(parsed.password);
+  const username = settings.value("REDIS_USER") ?? decode(parsed.username);
+  const password = settings.value("REDIS_PASSWORD") ?? decode(parsed.password);
   parsed.username = "";
   parsed.password = "";
   return { url: parsed.toString().replace(/\/$/, ""), username, password };

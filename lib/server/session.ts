@@ -18,7 +18,7 @@ import { type Hub, type Member, SlowJoinError } from "./hub.ts";
 import { jsonDialect, parseHello } from "../protocol/json_dialect.ts";
 import { type Line, readLines } from "../util/line_reader.ts";
 import type { Logger } from "../ops/log.ts";
-import type { ServerMetrics } from "../ops/metrics.ts";
+import type { ServerMetrics } from "../ops/chat_metrics.ts";
 import { type FlushScheduler, OutboundQueue } from "./outbound_queue.ts";
 import type { Presence } from "../store/presence.ts";
 import {

@@ -167,3 +167,20 @@ Deno.test("the healthcheck subcommand exits 0 for a live server and 1 otherwise"
   assert.equal(await healthcheck(server.httpPort), 0);
   assert.equal(await healthcheck(await freePort()), 1);
 });
+
+Deno.test("deno task server keeps the embedded store in the directory CHAT_DATA names", async () => {
+  // Not under the repository, with a space, and not yet there: the task must
+  // grant exactly this directory, quoted, and the server create it.
+  const parent = await Deno.makeTempDir({ prefix: "chat-task-" });
+  const dataDir = `${parent}/my store`;
+  try {
+    {
+      // The store opens its file before the server listens, so start-up is enough.
+      await using _server = await ServerProcess.start({ viaTask: true, dataDir });
+    }
+    const file = await Deno.stat(`${dataDir}/chat.sqlite`);
+    assert.ok(file.isFile && file.size > 0, "the database file is in CHAT_DATA");
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});

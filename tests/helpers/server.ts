@@ -3,8 +3,8 @@
  * with exactly the Deno permissions of the `server` task in `deno.json`, and
  * stops it by its own PID.
  *
- * The data directory permission of the task (`data`) is pointed at the test's
- * temporary directory; nothing else about the command line is changed. The
+ * The data directory permission of the task (`$CHAT_DATA`) is pointed at the
+ * test's temporary directory; nothing else about the command line is changed. The
  * child's environment holds only what the test passes (plus what Deno itself
  * needs to find its cache), so a developer's own REDIS_* never leaks in.
  *
@@ -25,19 +25,18 @@ export interface StartServerOptions {
   dataDir?: string;
   /** Chat port; a free one when omitted. */
   port?: number;
-  /**
-   * Start it as users do, with `deno task server` (no data directory is
-   * granted then, so only with Redis).
-   */
+  /** Start it as users do, with `deno task server` (which grants the data directory). */
   viaTask?: boolean;
 }
 
-/** The permission flags of the `server` task, with `data` replaced by `dataDir`. */
+/** The permission flags of the `server` task, with `$CHAT_DATA` replaced by `dataDir`. */
 export async function serverTaskFlags(dataDir: string): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   const words: string[] = config.tasks.server.split(/\s+/);
   const flags = words.slice(words.indexOf("run") + 1, words.indexOf("server.ts"));
-  return flags.map((flag) => flag.replace(/^(--allow-(?:read|write))=data$/, `$1=${dataDir}`));
+  return flags.map((flag) =>
+    flag.replace(/^(--allow-(?:read|write))="\$CHAT_DATA"$/, `$1=${dataDir}`)
+  );
 }
 
 /** Environment a Deno child needs to find its caches, taken from this process. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { healthcheck, HTTP_PATHS, type Readiness, startHttp } from "../../lib/ops/http.ts";
 import { createLogger } from "../../lib/ops/log.ts";
-import { ServerMetrics } from "../../lib/ops/metrics.ts";
+import { ServerMetrics } from "../../lib/ops/chat_metrics.ts";
 
 interface Fixture {
   base: string;

@@ -1,6 +1,7 @@
 /**
- * The Prometheus registry and the chat server's metrics, checked by parsing
- * the rendered text back the way a scraper would.
+ * The generic Prometheus registry: counters, labelled counters, gauges and
+ * histograms, checked by parsing the rendered text back the way a scraper
+ * would.
  */
 
 import assert from "node:assert/strict";
@@ -11,67 +12,9 @@ import {
   Histogram,
   LabeledCounter,
   MetricsError,
-  REFUSAL_REASONS,
   Registry,
-  REJECTION_REASONS,
-  ServerMetrics,
-  STORE_APPEND_BUCKETS,
-} from "../../lib/ops/metrics.ts";
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface Exposition {
-  help: Map<string, string>;
-  type: Map<string, string>;
-  samples: Sample[];
-}
-
-/** A strict parser of the text format (0.0.4): any line it does not understand fails the test. */
-function parse(text: string): Exposition {
-  assert.ok(text === "" || text.endsWith("\n"), "output ends with a line feed");
-  const result: Exposition = { help: new Map(), type: new Map(), samples: [] };
-  for (const line of text.split("\n").slice(0, -1)) {
-    let match = line.match(/^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/);
-    if (match) {
-      assert.ok(!result.help.has(match[1]), `one HELP line for ${match[1]}`);
-      result.help.set(match[1], match[2].replace(/\\(n|\\)/g, (_, c) => c === "n" ? "\n" : "\\"));
-      continue;
-    }
-    match = line.match(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$/);
-    if (match) {
-      assert.ok(!result.type.has(match[1]), `one TYPE line for ${match[1]}`);
-      result.type.set(match[1], match[2]);
-      continue;
-    }
-    match = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/);
-    assert.ok(match, `a sample line: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    let rest = match[2] ?? "";
-    while (rest !== "") {
-      const label = rest.match(/^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\[\\"n])*)"(,|$)/);
-      assert.ok(label, `labels of ${JSON.stringify(line)}`);
-      labels[label[1]] = label[2].replace(/\\([\\"n])/g, (_, c) => c === "n" ? "\n" : c);
-      rest = rest.slice(label[0].length);
-    }
-    const raw = match[3];
-    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
-    assert.ok(raw === "NaN" || !Number.isNaN(value), `a number: ${raw}`);
-    result.samples.push({ name: match[1], labels, value });
-  }
-  return result;
-}
-
-function sample(exposition: Exposition, name: string, labels: Record<string, string> = {}) {
-  const found = exposition.samples.filter((s) =>
-    s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels)
-  );
-  assert.equal(found.length, 1, `exactly one sample ${name} ${JSON.stringify(labels)}`);
-  return found[0].value;
-}
+} from "../../lib/ops/registry.ts";
+import { parse, sample } from "../helpers/prometheus_text.ts";
 
 Deno.test("an empty registry renders nothing", () => {
   assert.equal(new Registry().render(), "");
@@ -245,78 +188,4 @@ Deno.test("histogram buckets must be finite and increasing; a trailing Infinity 
   }
   assert.deepEqual(new Histogram({ name: "h", help: "h", buckets: [1, Infinity] }).buckets, [1]);
   assert.throws(() => new Histogram({ name: "h", help: "h", buckets: [1] }).observe(NaN));
-});
-
-Deno.test("the server metrics expose every chat_ series, each reason at zero from the start", () => {
-  const metrics = new ServerMetrics({ connectedClients: () => 7 });
-  const parsed = parse(metrics.render());
-  const expected: Record<string, string> = {
-    chat_connected_clients: "gauge",
-    chat_connections_accepted_total: "counter",
-    chat_connections_refused_total: "counter",
-    chat_messages_received_total: "counter",
-    chat_messages_stored_total: "counter",
-    chat_messages_delivered_total: "counter",
-    chat_messages_rejected_total: "counter",
-    chat_slow_consumers_disconnected_total: "counter",
-    chat_flooders_disconnected_total: "counter",
-    chat_store_errors_total: "counter",
-    chat_store_reconnects_total: "counter",
-    chat_store_append_seconds: "histogram",
-  };
-  assert.deepEqual(Object.fromEntries(parsed.type), expected);
-  for (const name of parsed.type.keys()) assert.ok(parsed.help.get(name), `${name} has help`);
-  assert.equal(sample(parsed, "chat_connected_clients"), 7);
-  for (const reason of REFUSAL_REASONS) {
-    assert.equal(sample(parsed, "chat_connections_refused_total", { reason }), 0);
-  }
-  for (const reason of REJECTION_REASONS) {
-    assert.equal(sample(parsed, "chat_messages_rejected_total", { reason }), 0);
-  }
-  const les = parsed.samples.filter((s) => s.name === "chat_store_append_seconds_bucket")
-    .map((s) => s.labels.le);
-  assert.deepEqual(les, [...STORE_APPEND_BUCKETS.map(String), "+Inf"]);
-  assert.equal(les[0], "0.0005");
-  assert.equal(les.at(-2), "2.5");
-});
-
-Deno.test("server metric updates show in the next render", () => {
-  const metrics = new ServerMetrics();
-  let clients = 0;
-  metrics.connectedClients.setCollect(() => clients);
-  clients = 2;
-  metrics.connectionsAccepted.inc();
-  metrics.connectionsAccepted.inc();
-  metrics.refused.server_full.inc();
-  metrics.refused.http_probe.inc();
-  metrics.refused.http_probe.inc();
-  metrics.messagesReceived.inc();
-  metrics.messagesStored.inc();
-  for (let i = 0; i < 1000; i++) metrics.messagesDelivered.inc();
-  metrics.rejected.rate_limited.inc();
-  metrics.slowConsumersDisconnected.inc();
-  metrics.storeErrors.inc();
-  metrics.storeReconnects.inc();
-  metrics.storeAppendSeconds.observe(0.0004);
-  metrics.storeAppendSeconds.observe(0.003);
-  const parsed = parse(metrics.render());
-  assert.equal(sample(parsed, "chat_connected_clients"), 2);
-  assert.equal(sample(parsed, "chat_connections_accepted_total"), 2);
-  assert.equal(sample(parsed, "chat_connections_refused_total", { reason: "server_full" }), 1);
-  assert.equal(sample(parsed, "chat_connections_refused_total", { reason: "http_probe" }), 2);
-  assert.equal(sample(parsed, "chat_connections_refused_total", { reason: "per_ip" }), 0);
-  assert.equal(sample(parsed, "chat_messages_received_total"), 1);
-  assert.equal(sample(parsed, "chat_messages_stored_total"), 1);
-  assert.equal(sample(parsed, "chat_messages_delivered_total"), 1000);
-  assert.equal(sample(parsed, "chat_messages_rejected_total", { reason: "rate_limited" }), 1);
-  assert.equal(sample(parsed, "chat_slow_consumers_disconnected_total"), 1);
-  assert.equal(sample(parsed, "chat_store_errors_total"), 1);
-  assert.equal(sample(parsed, "chat_store_reconnects_total"), 1);
-  assert.equal(sample(parsed, "chat_store_append_seconds_bucket", { le: "0.0005" }), 1);
-  assert.equal(sample(parsed, "chat_store_append_seconds_bucket", { le: "0.0025" }), 1);
-  assert.equal(sample(parsed, "chat_store_append_seconds_bucket", { le: "0.005" }), 2);
-  assert.equal(sample(parsed, "chat_store_append_seconds_bucket", { le: "+Inf" }), 2);
-  assert.equal(sample(parsed, "chat_store_append_seconds_count"), 2);
-  // The reason children are fixed: a typo is a type error, not a new series.
-  assert.ok(Object.isFrozen(metrics.refused));
 });

@@ -1,15 +1,15 @@
 /**
  * A small metrics registry rendered in the Prometheus text exposition format
- * (version 0.0.4), and {@linkcode ServerMetrics}, the chat server's metrics.
+ * (version 0.0.4): counters (optionally with labels), gauges (set by hand or
+ * read live through a callback) and histograms with fixed buckets.
  *
- * It has counters (optionally with labels), gauges (set by hand or read live
- * through a callback) and histograms with fixed buckets. Updating a metric is
- * a field increment: no allocation and no lookup, because some counters move
- * once per recipient per message. Labelled counters hand out a child per label
- * set, which the caller keeps.
+ * Updating a metric is a field increment: no allocation and no lookup, because
+ * some counters move once per recipient per message. Labelled counters hand
+ * out a child per label set, which the caller keeps.
  *
- * It does not do summaries, timestamps, exemplars, the OpenMetrics format or
- * push: Prometheus scrapes `render()` through `lib/http.ts`.
+ * It knows nothing of chat (the chat's metrics are in `chat_metrics.ts`), and
+ * it does not do summaries, timestamps, exemplars, the OpenMetrics format or
+ * push: Prometheus scrapes `render()` through `http.ts`.
  *
  * @example
  * ```ts
@@ -80,12 +80,7 @@ export function formatValue(value: number): string {
 
 /**
  * Escapes a label value: backslash, double quote and line feed are the only
- * characters the text format escapes.
- *
- * @example
- * ```ts
- * escapeLabelValue('a"b\\c\nd'); // 'a\\"b\\\\c\\nd'
- * ```
+ * characters the text format escapes (`a"b` becomes `a\"b`).
  */
 export function escapeLabelValue(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
@@ -119,16 +114,7 @@ export class CounterValue {
   }
 }
 
-/**
- * A counter without labels.
- *
- * @example
- * ```ts
- * const accepted = new Counter({ name: "chat_connections_accepted_total", help: "Accepted." });
- * accepted.inc();
- * accepted.value; // 1
- * ```
- */
+/** A counter without labels. */
 export class Counter extends CounterValue implements Metric {
   readonly name: string;
   readonly help: string;
@@ -160,13 +146,9 @@ export interface LabeledCounterOptions<L extends string> extends MetricOptions {
  *
  * @example
  * ```ts
- * const refused = new LabeledCounter({
- *   name: "chat_connections_refused_total",
- *   help: "Refused connections.",
- *   labelNames: ["reason"],
- * });
- * const full = refused.labels({ reason: "server_full" }); // keep it: no lookup per use
- * full.inc();
+ * const errors = new LabeledCounter({ name: "app_errors_total", help: "Errors.", labelNames: ["kind"] });
+ * const timeouts = errors.labels({ kind: "timeout" }); // keep it: no lookup per use
+ * timeouts.inc();
  * ```
  */
 export class LabeledCounter<L extends string = string> implements Metric {
@@ -231,9 +213,8 @@ export interface GaugeOptions extends MetricOptions {
  *
  * @example
  * ```ts
- * const sessions = new Set<unknown>();
- * const clients = new Gauge({ name: "chat_connected_clients", help: "Connected clients." });
- * clients.setCollect(() => sessions.size);
+ * const open = new Set<unknown>();
+ * new Gauge({ name: "app_open", help: "Open things." }).setCollect(() => open.size);
  * ```
  */
 export class Gauge implements Metric {
@@ -260,14 +241,17 @@ export class Gauge implements Metric {
     this.#collect = collect;
   }
 
+  /** Keeps `value` (shown only while there is no callback). */
   set(value: number): void {
     this.#value = value;
   }
 
+  /** Raises the kept value by `n` (default 1). */
   inc(n = 1): void {
     this.#value += n;
   }
 
+  /** Lowers the kept value by `n` (default 1). */
   dec(n = 1): void {
     this.#value -= n;
   }
@@ -290,18 +274,6 @@ export interface HistogramOptions extends MetricOptions {
  * Counts observations into fixed buckets and keeps their sum and count.
  * Rendered buckets are cumulative, as Prometheus expects: `le="x"` counts
  * every observation at most `x`, and `le="+Inf"` equals `_count`.
- *
- * @example
- * ```ts
- * const append = new Histogram({
- *   name: "chat_store_append_seconds",
- *   help: "Store append latency.",
- *   buckets: [0.001, 0.01, 0.1, 1],
- * });
- * const start = performance.now();
- * // ... await store.append(...)
- * append.observe((performance.now() - start) / 1000);
- * ```
  */
 export class Histogram implements Metric {
   readonly name: string;
@@ -366,16 +338,7 @@ export class Histogram implements Metric {
   }
 }
 
-/**
- * A set of metrics with distinct names, rendered together.
- *
- * @example
- * ```ts
- * const registry = new Registry();
- * const up = registry.gauge({ name: "app_up", help: "Always 1.", collect: () => 1 });
- * registry.render(); // "# HELP app_up Always 1.\n# TYPE app_up gauge\napp_up 1\n"
- * ```
- */
+/** A set of metrics with distinct names, rendered together (see the module example). */
 export class Registry {
   readonly #metrics = new Map<string, Metric>();
 
@@ -425,182 +388,5 @@ export class Registry {
       metric.renderSamples(out);
     }
     return out.length === 0 ? "" : `${out.join("\n")}\n`;
-  }
-}
-
-/**
- * Why a connection was turned away before it joined (the `reason` label of
- * `chat_connections_refused_total`). Mostly the protocol's error codes;
- * `per_ip` is the code `too_many_connections`, and `http_probe` is an HTTP
- * request sent to the chat port.
- */
-export const REFUSAL_REASONS = [
-  "server_full",
-  "per_ip",
-  "handshake_timeout",
-  "http_probe",
-  "line_too_long",
-  "bad_hello",
-  "invalid_name",
-  "name_taken",
-  "store_unavailable",
-] as const;
-
-/** One of {@linkcode REFUSAL_REASONS}. */
-export type RefusalReason = typeof REFUSAL_REASONS[number];
-
-/**
- * Why a joined client's message was not stored (the `reason` label of
- * `chat_messages_rejected_total`).
- */
-export const REJECTION_REASONS = ["rate_limited", "too_long", "store_unavailable"] as const;
-
-/** One of {@linkcode REJECTION_REASONS}. */
-export type RejectionReason = typeof REJECTION_REASONS[number];
-
-/**
- * Bucket bounds of `chat_store_append_seconds`, in seconds: a Redis round trip
- * on a LAN is well under a millisecond, so the low end is fine-grained; the
- * top is past where the store's own command timeout would have fired.
- */
-export const STORE_APPEND_BUCKETS: readonly number[] = [
-  0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-];
-
-/** Options of {@linkcode ServerMetrics}. */
-export interface ServerMetricsOptions {
-  /** Reads the number of connected clients; can also be set later with `connectedClients.setCollect`. */
-  connectedClients?: () => number;
-}
-
-function children<R extends string>(
-  counter: LabeledCounter<"reason">,
-  reasons: readonly R[],
-): Readonly<Record<R, CounterValue>> {
-  return Object.freeze(
-    Object.fromEntries(reasons.map((reason) => [reason, counter.labels({ reason })])),
-  ) as Record<R, CounterValue>;
-}
-
-/**
- * Every metric the chat server exports, all named `chat_*`.
- *
- * Each reason of the labelled counters is created up front, so every series
- * exists (at 0) from the first scrape, and `refused.server_full.inc()` costs
- * no lookup.
- *
- * @example
- * ```ts
- * const metrics = new ServerMetrics();
- * metrics.connectedClients.setCollect(() => 0);
- * metrics.connectionsAccepted.inc();
- * metrics.refused.server_full.inc();
- * metrics.rejected.rate_limited.inc();
- * const body = metrics.render();
- * ```
- */
-export class ServerMetrics {
-  readonly registry: Registry = new Registry();
-  /** `chat_connected_clients`: open client connections on this replica. */
-  readonly connectedClients: Gauge;
-  /** `chat_connections_accepted_total`: connections given a session. */
-  readonly connectionsAccepted: Counter;
-  /** `chat_connections_refused_total{reason}`. */
-  readonly connectionsRefused: LabeledCounter<"reason">;
-  /** The children of {@linkcode connectionsRefused}, one per reason. */
-  readonly refused: Readonly<Record<RefusalReason, CounterValue>>;
-  /** `chat_messages_received_total`: message lines received from joined clients. */
-  readonly messagesReceived: Counter;
-  /** `chat_messages_stored_total`: messages the store acknowledged. */
-  readonly messagesStored: Counter;
-  /** `chat_messages_delivered_total`: live messages queued for a recipient, once per recipient. */
-  readonly messagesDelivered: Counter;
-  /** `chat_messages_rejected_total{reason}`. */
-  readonly messagesRejected: LabeledCounter<"reason">;
-  /** The children of {@linkcode messagesRejected}, one per reason. */
-  readonly rejected: Readonly<Record<RejectionReason, CounterValue>>;
-  /** `chat_slow_consumers_disconnected_total`. */
-  readonly slowConsumersDisconnected: Counter;
-  /** `chat_flooders_disconnected_total`: clients that kept sending over the rate limit. */
-  readonly floodersDisconnected: Counter;
-  /** `chat_store_errors_total`: store operations that failed. */
-  readonly storeErrors: Counter;
-  /** `chat_store_reconnects_total`: store connections restored after a loss. */
-  readonly storeReconnects: Counter;
-  /** `chat_store_append_seconds`: how long a successful append took. */
-  readonly storeAppendSeconds: Histogram;
-
-  constructor(options: ServerMetricsOptions = {}) {
-    const r = this.registry;
-    this.connectedClients = r.gauge({
-      name: "chat_connected_clients",
-      help: "Client connections currently open on this replica.",
-      collect: options.connectedClients,
-    });
-    this.connectionsAccepted = r.counter({
-      name: "chat_connections_accepted_total",
-      help: "Client connections accepted.",
-    });
-    this.connectionsRefused = r.labeledCounter({
-      name: "chat_connections_refused_total",
-      help: "Client connections turned away before joining, by reason.",
-      labelNames: ["reason"],
-    });
-    this.refused = children(this.connectionsRefused, REFUSAL_REASONS);
-    this.messagesReceived = r.counter({
-      name: "chat_messages_received_total",
-      help: "Message lines received from joined clients.",
-    });
-    this.messagesStored = r.counter({
-      name: "chat_messages_stored_total",
-      help: "Messages stored in the chat store.",
-    });
-    this.messagesDelivered = r.counter({
-      name: "chat_messages_delivered_total",
-      help: "Live messages queued for delivery, counted once per recipient.",
-    });
-    this.messagesRejected = r.labeledCounter({
-      name: "chat_messages_rejected_total",
-      help: "Messages from joined clients that were not stored, by reason.",
-      labelNames: ["reason"],
-    });
-    this.rejected = children(this.messagesRejected, REJECTION_REASONS);
-    this.slowConsumersDisconnected = r.counter({
-      name: "chat_slow_consumers_disconnected_total",
-      help: "Clients disconnected for not reading their output fast enough.",
-    });
-    this.floodersDisconnected = r.counter({
-      name: "chat_flooders_disconnected_total",
-      help: "Clients disconnected for sending over the rate limit after being told to slow down.",
-    });
-    this.storeErrors = r.counter({
-      name: "chat_store_errors_total",
-      help: "Chat store operations that failed.",
-    });
-    this.storeReconnects = r.counter({
-      name: "chat_store_reconnects_total",
-      help: "Chat store connections restored after being lost.",
-    });
-    this.storeAppendSeconds = r.histogram({
-      name: "chat_store_append_seconds",
-      help: "Time to store one message, in seconds.",
-      buckets: STORE_APPEND_BUCKETS,
-    });
-  }
-
-  /** The whole registry in the Prometheus text format. */
-  render(): string {
-    return this.registry.render();
   }
 }
