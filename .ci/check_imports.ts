@@ -39,7 +39,7 @@ const root = new URL("../", import.meta.url);
 const lib = new URL("lib/", root).href;
 
 async function graph(entry: string): Promise<ModuleInfo[]> {
-  const output = await new Deno.Command(Deno.execPath(), {
+  const output = await new Deno.Command("deno", {
     args: ["info", "--json", new URL(entry, root).pathname],
     stdout: "piped",
     stderr: "inherit",
