@@ -191,7 +191,7 @@ Deno.test("a server started while Redis is down waits, saying so, and serves onc
   await using server = await starting;
   assert.match(
     server.logs,
-    /Redis command connection to redis:\/\/127\.0\.0\.1:\d+ failed .*; retrying in \d+ ms/,
+    /Redis connection failed; retrying role=command url=redis:\/\/127\.0\.0\.1:\d+ reason=.+ retryMs=\d+/,
   );
   assert.doesNotMatch(server.logs, /SQLite/);
   const { client, history } = await TextClient.join(server.port, "ann");
