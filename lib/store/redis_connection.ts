@@ -4,7 +4,7 @@
  * queue), and how a call is bounded in time and turned into a
  * {@linkcode StoreUnavailableError} when Redis cannot answer.
  *
- * It knows no keys and no data layout; `redis_store.ts` and `presence.ts` do.
+ * It knows no keys and no data layout; `redis_store.ts` and `redis_presence.ts` do.
  *
  * @module
  */
