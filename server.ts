@@ -20,7 +20,9 @@ import {
 import { healthcheck, type Readiness, startHttp } from "./lib/ops/http.ts";
 import { createLogger, type Logger } from "./lib/ops/log.ts";
 import { ServerMetrics } from "./lib/ops/chat_metrics.ts";
-import { LocalPresence, type Presence, RedisPresence } from "./lib/store/presence.ts";
+import { LocalPresence } from "./lib/store/local_presence.ts";
+import type { Presence } from "./lib/store/presence.ts";
+import { RedisPresence } from "./lib/store/redis_presence.ts";
 import { RedisStore } from "./lib/store/redis_store.ts";
 import { ChatServer } from "./lib/server/chat_server.ts";
 import { SqliteStore } from "./lib/store/sqlite_store.ts";

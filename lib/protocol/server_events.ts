@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ChatMessage } from "./model.ts";
+import { type ChatMessage, isMessageId, toChatMessage } from "./model.ts";
 
 /** A chat message, as stored and delivered by the server. */
 export type ServerMessage = ChatMessage;
@@ -47,8 +47,6 @@ export function encodeRequest(request: ClientRequest): string {
   return `${JSON.stringify(request)}\n`;
 }
 
-const isId = (value: unknown): value is number =>
-  Number.isSafeInteger(value) && value as number >= 0;
 const isTime = (value: unknown): value is number => Number.isFinite(value);
 const isString = (value: unknown): value is string => typeof value === "string";
 
@@ -74,16 +72,13 @@ export function parseServerEvent(line: string): ServerEvent | null {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   switch (value.type) {
     case "message": {
-      const { id, user, text, ts, ref } = value;
-      if (!isId(id) || !isString(user) || !isString(text) || !isTime(ts)) return null;
-      const message: ServerEvent = { type: "message", id, user, text, ts };
-      if (isString(ref)) message.ref = ref;
-      return message;
+      const message = toChatMessage(value);
+      return message && { type: "message", ...message };
     }
     case "legacy":
       return isString(value.text) ? { type: "legacy", text: value.text } : null;
     case "history_end":
-      return isId(value.id) ? { type: "history_end", id: value.id } : null;
+      return isMessageId(value.id) ? { type: "history_end", id: value.id } : null;
     case "join":
     case "leave":
       return isString(value.user) && isTime(value.ts)

@@ -4,13 +4,15 @@
  * queue), and how a call is bounded in time and turned into a
  * {@linkcode StoreUnavailableError} when Redis cannot answer.
  *
- * It knows no keys and no data layout; `redis_store.ts` and `presence.ts` do.
+ * It knows no keys and no data layout; `redis_store.ts` and `redis_presence.ts` do.
  *
  * @module
  */
 
 import { createClient } from "redis";
 import type { Logger } from "../ops/log.ts";
+import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
+import { EXPIRED, within } from "../util/deadline.ts";
 import { StoreUnavailableError } from "./store.ts";
 
 /** Where and how to reach Redis. The password is never logged. */
@@ -34,6 +36,9 @@ export interface RedisClientOptions {
   onRestored?: () => void;
 }
 
+/** From 50-100 ms after the first failure, doubling up to 2.5-5 s. */
+const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
+
 /**
  * Creates (but does not connect) a client that reconnects forever, waiting
  * up to 5 s between tries. Commands fail at once while it is disconnected:
@@ -48,13 +53,16 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
     disableOfflineQueue: true,
     socket: {
       connectTimeout: 5_000,
+      // node-redis counts retries from 0; backoffDelay counts attempts from 1.
       reconnectStrategy: (retries: number, cause: Error) => {
-        const delay = Math.min(100 * 2 ** Math.min(retries, 6), 5_000);
-        const jittered = Math.round(delay / 2 + Math.random() * delay / 2);
-        logger.warn(
-          `Redis ${role} connection to ${redis.url} failed (${cause.message}); retrying in ${jittered} ms`,
-        );
-        return jittered;
+        const delay = Math.round(backoffDelay(retries + 1, RECONNECT_BACKOFF));
+        logger.warn("Redis connection failed; retrying", {
+          role,
+          url: redis.url,
+          reason: cause.message,
+          retryMs: delay,
+        });
+        return delay;
       },
     },
   });
@@ -64,12 +72,20 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
   });
   client.on("ready", () => {
     if (ready) {
-      logger.info(`Redis ${role} connection restored`);
+      logger.info("Redis connection restored", { role, url: redis.url });
       options.onRestored?.();
     }
     ready = true;
   });
   return client;
+}
+
+/** Redis did not answer a call in time; the cause of a {@linkcode StoreUnavailableError}. */
+export class CallTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = "CallTimeoutError";
+  }
 }
 
 /**
@@ -108,24 +124,15 @@ export class RedisCalls {
    * @throws {StoreUnavailableError}
    */
   async call<T>(run: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      return await Promise.race([
-        run(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
+      const result = await within(run(), this.#timeoutMs);
+      if (result === EXPIRED) throw new CallTimeoutError(this.#timeoutMs);
+      return result;
     } catch (error) {
       this.#onError?.();
       throw new StoreUnavailableError(`${this.#label}: ${(error as Error).message}`, {
         cause: error,
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

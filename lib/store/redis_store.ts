@@ -25,7 +25,8 @@ import {
   type RedisClient,
   type RedisConfig,
 } from "./redis_connection.ts";
-import type { Logger } from "../ops/log.ts";
+import type { LogFields, Logger } from "../ops/log.ts";
+import { sleep } from "../util/deadline.ts";
 import { type HistorySnapshot, type Store, type StoreMetrics } from "./store.ts";
 import {
   type ChatEvent,
@@ -33,6 +34,7 @@ import {
   type NewMessage,
   type Notice,
   parseEntry,
+  toChatMessage,
 } from "../protocol/model.ts";
 
 /** Options for {@linkcode RedisStore.connect}. */
@@ -91,7 +93,8 @@ export class RedisStore implements Store {
   #lastId = 0;
   #catchingUp = false;
   #backlog: ChatEvent[] = [];
-  #closed = false;
+  /** Aborted by {@linkcode close}, ending any wait for Redis in progress. */
+  readonly #closing = new AbortController();
 
   private constructor(commands: RedisClient, subscriber: RedisClient, options: RedisStoreOptions) {
     this.#commands = commands;
@@ -178,7 +181,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#closing.abort();
     this.#listener = null;
     await Promise.all([this.#commands, this.#subscriber].map(async (client) => {
       try {
@@ -190,11 +193,14 @@ export class RedisStore implements Store {
   }
 
   #receive(raw: string): void {
-    let event: ChatEvent;
-    try {
-      event = parseEvent(raw);
-    } catch (error) {
-      this.#options.logger.warn(`ignored a malformed event on ${this.#keys.channel}: ${error}`);
+    const event = parseEvent(raw);
+    if (!event) {
+      // The event itself may carry message text, so it is not logged.
+      this.#options.logger.warn("ignored a malformed Redis event", {
+        ...this.#logFields("subscriber"),
+        channel: this.#keys.channel,
+        reason: "not a chat event",
+      });
       return;
     }
     if (this.#catchingUp) this.#backlog.push(event);
@@ -227,14 +233,14 @@ export class RedisStore implements Store {
         ]) as [number, string[]];
         return raw;
       } catch (error) {
-        if (this.#closed || Date.now() >= deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (this.#closing.signal.aborted || Date.now() >= deadline) throw error;
+        await sleep(100, this.#closing.signal);
       }
     }
   }
 
   async #catchUp(): Promise<void> {
-    if (this.#catchingUp || this.#closed) return;
+    if (this.#catchingUp || this.#closing.signal.aborted) return;
     this.#catchingUp = true;
     const from = this.#lastId;
     try {
@@ -242,11 +248,12 @@ export class RedisStore implements Store {
       for (const entry of raw.map(parseEntry)) {
         if (entry.type !== "message" || entry.id <= this.#lastId) continue;
         if (entry.id !== this.#lastId + 1) {
-          this.#options.logger.warn(
-            `messages ${this.#lastId + 1}-${
-              entry.id - 1
-            } were trimmed before they could be delivered live`,
-          );
+          this.#options.logger.warn("messages were trimmed before they could be delivered live", {
+            ...this.#logFields("command"),
+            first: this.#lastId + 1,
+            last: entry.id - 1,
+            reason: "trimmed",
+          });
         }
         this.#lastId = entry.id;
         // The origin is not stored, so a text-mode sender may see its own
@@ -256,14 +263,21 @@ export class RedisStore implements Store {
       }
     } catch (error) {
       const first = this.#backlog.find((event) => event.type === "message");
-      this.#options.logger.error(
-        `could not read back missed messages after id ${from} (${(error as Error).message})`,
-      );
+      this.#options.logger.error("could not read back missed messages", {
+        ...this.#logFields("command"),
+        after: from,
+        reason: (error as Error).message,
+      });
       // Deliver what did arrive rather than hold it forever.
       if (first?.type === "message") this.#lastId = Math.max(this.#lastId, first.id - 1);
     } finally {
       this.#drainBacklog();
     }
+  }
+
+  /** The fields every log line of this store carries: the URL holds no credentials. */
+  #logFields(role: string): LogFields {
+    return { role, url: this.#options.redis.url, key: this.#keys.list };
   }
 
   #drainBacklog(): void {
@@ -280,16 +294,25 @@ export class RedisStore implements Store {
   }
 }
 
-function parseEvent(raw: string): ChatEvent {
-  const value = JSON.parse(raw);
-  const common = typeof value?.user === "string" && Number.isFinite(value.ts) &&
-    typeof value.origin === "string";
-  if (
-    value?.type === "message" && common && Number.isSafeInteger(value.id) &&
-    typeof value.text === "string"
-  ) {
-    return value;
+/** A Pub/Sub event, or `null` when it is not one of ours. */
+function parseEvent(raw: string): ChatEvent | null {
+  let value;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
   }
-  if ((value?.type === "join" || value?.type === "leave") && common) return value;
-  throw new TypeError("not a chat event");
+  if (typeof value?.origin !== "string") return null;
+  const origin: string = value.origin;
+  if (value.type === "message") {
+    const message = toChatMessage(value);
+    return message && { type: "message", origin, ...message };
+  }
+  if (
+    (value.type === "join" || value.type === "leave") && typeof value.user === "string" &&
+    typeof value.ts === "number" && Number.isFinite(value.ts)
+  ) {
+    return { type: value.type, user: value.user, ts: value.ts, origin };
+  }
+  return null;
 }

@@ -21,6 +21,7 @@ import {
   type HistoryEntry,
   type NewMessage,
   type Notice,
+  toChatMessage,
 } from "../protocol/model.ts";
 
 /** Options for {@linkcode SqliteStore.open}. */
@@ -113,20 +114,18 @@ export class SqliteStore implements Store {
 
   history(limit: number): Promise<HistorySnapshot> {
     try {
-      const rows = this.#newest.all(limit) as unknown as ChatMessage[];
+      const rows = this.#newest.all(limit);
       const last = this.#lastId.get() as { seq: number } | undefined;
+      // Rows go through the same check as Redis entries: SQLite does not
+      // hold columns to their types, so a row that is not a message is
+      // skipped; a NULL ref becomes no ref.
+      const entries: HistoryEntry[] = [];
+      for (const row of rows) {
+        const message = toChatMessage(row);
+        if (message) entries.push({ type: "message", ...message });
+      }
       return Promise.resolve({
-        entries: rows.map((row) => {
-          const entry: HistoryEntry = {
-            type: "message",
-            id: row.id,
-            user: row.user,
-            text: row.text,
-            ts: row.ts,
-          };
-          if (row.ref !== null && row.ref !== undefined) entry.ref = row.ref;
-          return entry;
-        }),
+        entries,
         lastId: Number(last?.seq ?? 0),
       });
     } catch (error) {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { TextClient } from "../helpers/client.ts";
 import { RedisServer } from "../helpers/redis.ts";
 import { ServerProcess } from "../helpers/server.ts";
+import { EXPIRED, within } from "../../lib/util/deadline.ts";
 
 /** These tests are about order and gaps under load, not about the rate limit. */
 const UNLIMITED = { RATE_LIMIT: "100000", RATE_BURST: "100000" };
@@ -185,13 +186,23 @@ Deno.test("two replicas started with `deno task server` and the old deployment's
 Deno.test("a server started while Redis is down waits, saying so, and serves once Redis is up", async () => {
   await using redis = await RedisServer.start();
   await redis.stop();
+  // Something on Redis's port that hangs up on every connection, so that the
+  // test knows the server has tried (and failed) before Redis comes back,
+  // however slowly the server starts.
+  const impostor = Deno.listen({ hostname: redis.host, port: redis.port });
   const starting = ServerProcess.start({ env: { REDIS_URL: redis.url } });
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  try {
+    const attempt = await within(impostor.accept(), 30_000);
+    if (attempt === EXPIRED) throw new Error("the server never tried to reach Redis");
+    attempt.close();
+  } finally {
+    impostor.close();
+  }
   await redis.restart();
   await using server = await starting;
   assert.match(
     server.logs,
-    /Redis command connection to redis:\/\/127\.0\.0\.1:\d+ failed .*; retrying in \d+ ms/,
+    /Redis connection failed; retrying role=command url=redis:\/\/127\.0\.0\.1:\d+ reason=.+ retryMs=\d+/,
   );
   assert.doesNotMatch(server.logs, /SQLite/);
   const { client, history } = await TextClient.join(server.port, "ann");

@@ -14,6 +14,13 @@ Deno.test("a well-formed message event is read with its ref", () => {
   );
 });
 
+Deno.test("a message event keeps only the message's fields", () => {
+  assert.deepEqual(
+    parseServerEvent('{"type":"message","id":4,"user":"ann","text":"hi","ts":5,"ref":3,"x":1}'),
+    { type: "message", id: 4, user: "ann", text: "hi", ts: 5 },
+  );
+});
+
 Deno.test("malformed or unknown lines are ignored, not errors", () => {
   for (
     const line of [
@@ -22,6 +29,8 @@ Deno.test("malformed or unknown lines are ignored, not errors", () => {
       "[]",
       '{"type":"message","id":"4","user":"ann","text":"hi","ts":5}',
       '{"type":"message","id":4,"user":1,"text":"hi","ts":5}',
+      '{"type":"message","id":-4,"user":"ann","text":"hi","ts":5}',
+      '{"type":"history_end","id":-1}',
       '{"type":"history_end"}',
       '{"type":"future_event"}',
     ]

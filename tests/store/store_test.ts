@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { createLogger } from "../../lib/ops/log.ts";
 import { RedisStore } from "../../lib/store/redis_store.ts";
 import { SqliteStore } from "../../lib/store/sqlite_store.ts";
@@ -136,6 +137,31 @@ Deno.test("embedded store", async (t) => {
   for (const dir of dirs) await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("the embedded store skips a row that is not a message, and reads a NULL ref as none", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "chat-store-" });
+  try {
+    const store = await SqliteStore.open({ dataDir, historyLimit: 100 });
+    await store.append({ user: "ann", text: "kept", ts: 1, origin: "o" });
+    await store.close();
+    // SQLite stores a value of another type as it is, whatever the column says.
+    const db = new DatabaseSync(`${dataDir}/chat.sqlite`);
+    db.exec("INSERT INTO messages (user, text, ts, ref) VALUES ('bob', 'odd', 'soon', NULL)");
+    db.close();
+    const again = await SqliteStore.open({ dataDir, historyLimit: 100 });
+    try {
+      const snapshot = await again.history(10);
+      assert.deepEqual(snapshot.entries, [
+        { type: "message", id: 1, user: "ann", text: "kept", ts: 1 },
+      ]);
+      assert.equal(snapshot.lastId, 2);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
 Deno.test("Redis store", async (t) => {
   await using redis = await RedisServer.start();
   let keys = 0;
@@ -214,6 +240,50 @@ Deno.test("Redis store", async (t) => {
         await store.append({ user: "ann", text: "4", ts: 4, origin: "o" });
         await waitFor(events, 4);
         assert.deepEqual(events.map((e) => e.type === "message" && e.text), ["1", "2", "3", "4"]);
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "an event on the channel that is not a chat event is skipped and logged without its content",
+    async () => {
+      const logged: Record<string, unknown>[] = [];
+      const logger = createLogger("warn", {
+        format: "json",
+        write: (line) => logged.push(JSON.parse(line)),
+      });
+      const store = await RedisStore.connect({
+        redis: { url: redis.url },
+        historyKey: "foreign",
+        historyLimit: 100,
+        logger,
+      });
+      const events: ChatEvent[] = [];
+      try {
+        await store.subscribe((event) => events.push(event));
+        for (
+          const raw of [
+            "secret words",
+            '{"type":"message","origin":"o","id":-1,"user":"x","text":"secret","ts":1}',
+            '{"type":"join","origin":"o","user":"x"}',
+          ]
+        ) {
+          await redis.command("PUBLISH", "foreign:events", raw);
+        }
+        await store.append({ user: "ann", text: "ours", ts: 1, origin: "o" });
+        await waitFor(events, 1);
+        assert.deepEqual(events.map((e) => e.type === "message" && e.text), ["ours"]);
+        assert.equal(logged.length, 3, JSON.stringify(logged));
+        for (const entry of logged) {
+          assert.equal(entry.msg, "ignored a malformed Redis event");
+          assert.equal(entry.role, "subscriber");
+          assert.equal(entry.url, redis.url);
+          assert.equal(entry.channel, "foreign:events");
+          assert.equal(entry.reason, "not a chat event");
+        }
+        assert.ok(!JSON.stringify(logged).includes("secret"), "event content is not logged");
       } finally {
         await store.close();
       }

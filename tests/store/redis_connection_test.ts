@@ -1,0 +1,115 @@
+/**
+ * What every Redis connection shares, on a real redis-server: reconnecting
+ * with growing, jittered delays, logged as fields without the password, and
+ * calls bounded in time, failing as StoreUnavailableError.
+ */
+
+import assert from "node:assert/strict";
+import { createLogger, type Logger } from "../../lib/ops/log.ts";
+import {
+  CallTimeoutError,
+  createRedisClient,
+  RedisCalls,
+} from "../../lib/store/redis_connection.ts";
+import { StoreUnavailableError } from "../../lib/store/store.ts";
+import { RedisServer } from "../helpers/redis.ts";
+import { poll } from "../helpers/poll.ts";
+
+/** A JSON logger whose entries the test reads back. */
+function capturingLogger(): { logger: Logger; entries: Record<string, unknown>[] } {
+  const entries: Record<string, unknown>[] = [];
+  const logger = createLogger("debug", {
+    format: "json",
+    write: (line) => entries.push(JSON.parse(line)),
+  });
+  return { logger, entries };
+}
+
+Deno.test("a connection that cannot reach Redis logs each retry with role, url and reason as fields, never the password, waiting longer each time", async () => {
+  await using redis = await RedisServer.start({ appendOnly: false });
+  await redis.stop();
+  const password = "pw-" + crypto.randomUUID();
+  const { logger, entries } = capturingLogger();
+  const client = createRedisClient({
+    redis: { url: redis.url, username: "chat", password },
+    role: "command",
+    logger,
+  });
+  const connecting = client.connect().catch(() => {});
+  try {
+    await poll("three retries logged", () => entries.length >= 3);
+  } finally {
+    client.destroy();
+    await connecting;
+  }
+  const retries = entries.slice(0, 3);
+  for (const entry of retries) {
+    assert.equal(entry.level, "warn");
+    assert.equal(entry.msg, "Redis connection failed; retrying");
+    assert.equal(entry.role, "command");
+    assert.equal(entry.url, redis.url);
+    assert.equal(typeof entry.reason, "string");
+  }
+  // Attempt n waits a random point in the upper half of 100 * 2^(n-1) ms.
+  const delays = retries.map((entry) => entry.retryMs as number);
+  for (const [i, delay] of delays.entries()) {
+    const base = 100 * 2 ** i;
+    assert.ok(delay >= base / 2 && delay <= base, `retry ${i + 1} waits ${delay} ms`);
+  }
+  assert.ok(!JSON.stringify(entries).includes(password), "the password is never logged");
+});
+
+Deno.test("a connection that comes back is logged as restored, with its role and url", async () => {
+  await using redis = await RedisServer.start({ appendOnly: false });
+  const { logger, entries } = capturingLogger();
+  let restored = 0;
+  const client = createRedisClient({
+    redis: { url: redis.url },
+    role: "subscriber",
+    logger,
+    onRestored: () => restored++,
+  });
+  await client.connect();
+  try {
+    assert.equal(restored, 0, "the first connection is not a restoration");
+    await redis.stop();
+    await redis.restart();
+    await poll("the connection restored", () => restored === 1);
+    assert.deepEqual(
+      entries
+        .filter((entry) => entry.level === "info")
+        .map(({ msg, role, url }) => ({ msg, role, url })),
+      [{ msg: "Redis connection restored", role: "subscriber", url: redis.url }],
+    );
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("a call Redis does not answer in time fails as StoreUnavailableError, caused by a CallTimeoutError, and is counted", async () => {
+  await using redis = await RedisServer.start({ appendOnly: false });
+  const { logger } = capturingLogger();
+  const client = createRedisClient({ redis: { url: redis.url }, role: "command", logger });
+  await client.connect();
+  let errors = 0;
+  const calls = new RedisCalls(client, {
+    label: "Redis test",
+    timeoutMs: 200,
+    onError: () => errors++,
+  });
+  try {
+    assert.equal(await calls.call(() => client.set("k", "1")), "OK");
+    // WRITE pauses the SET but not the UNPAUSE below.
+    await redis.command("CLIENT", "PAUSE", "10000", "WRITE");
+    await assert.rejects(calls.call(() => client.set("k", "2")), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError, String(error));
+      assert.ok(error.cause instanceof CallTimeoutError, String(error.cause));
+      assert.equal(error.message, "Redis test: no answer within 200 ms");
+      return true;
+    });
+    assert.equal(errors, 1);
+  } finally {
+    await redis.command("CLIENT", "UNPAUSE");
+    await client.close();
+  }
+});
