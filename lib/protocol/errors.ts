@@ -31,11 +31,16 @@ export const ERROR_CODES = [
 /** A stable error code; text mode shows only the error's text. */
 export type ErrorCode = typeof ERROR_CODES[number];
 
-/** Refusals that no retry can fix: the hello itself is wrong. */
-export const PERMANENT_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "bad_hello",
-  "invalid_name",
-]);
+// Refusals that no retry can fix: the hello itself is wrong.
+const PERMANENT_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>(["bad_hello", "invalid_name"]);
+
+/**
+ * Whether a fatal error with this code means that connecting again with the
+ * same hello is pointless. A taken name or a full server may pass later.
+ */
+export function isPermanentRefusal(code: string): boolean {
+  return PERMANENT_REFUSALS.has(code);
+}
 
 /** The refusal text when the server is at its connection limit (code `server_full`). */
 export const SERVER_FULL_REFUSAL = "server full; try again later";

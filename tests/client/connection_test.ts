@@ -6,12 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  ChatConnection,
-  type ChatConnectionOptions,
-  type ClientEvent,
-  ConnectError,
-} from "../../lib/client/connection.ts";
+import type { ClientEvent } from "../../lib/client/client_event.ts";
+import { ChatConnection, type ChatConnectionOptions } from "../../lib/client/connection.ts";
+import { ConnectError } from "../../lib/client/handshake.ts";
 import { FakeChatServer } from "../helpers/fake_chat_server.ts";
 
 /** A connection with fast timers, and every event it produced. */
