@@ -4,9 +4,9 @@
  * typed line into a message or a command until the user leaves, the server
  * refuses the client, or reconnecting gives up.
  *
- * The user interfaces are `terminal.ts` (raw mode with an input line) and
+ * The user interfaces are `terminal_ui.ts` (raw mode with an input line) and
  * `plain_ui.ts` (lines on stdin and stdout); the connection is
- * `chat_connection.ts`.
+ * `connection.ts`.
  *
  * @module
  */
