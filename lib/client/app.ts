@@ -4,15 +4,15 @@
  * typed line into a message or a command until the user leaves, the server
  * refuses the client, or reconnecting gives up.
  *
- * The user interfaces are `terminal.ts` (raw mode with an input line) and
+ * The user interfaces are `terminal_ui.ts` (raw mode with an input line) and
  * `plain_ui.ts` (lines on stdin and stdout); the connection is
- * `chat_connection.ts`.
+ * `connection.ts`.
  *
  * @module
  */
 
-import type { ClientOptions } from "./args.ts";
-import { COMMAND_HELP, parseInput } from "../protocol/commands.ts";
+import { type ClientOptions, LEAVE_KEYS } from "./args.ts";
+import { COMMAND_HELP, parseInput, unknownCommandText } from "../protocol/commands.ts";
 import { ChatConnection, type ChatConnectionOptions } from "./connection.ts";
 import { type OutputLine, renderEvent, renderStatus } from "./render.ts";
 
@@ -98,10 +98,10 @@ export async function runClient(
         else status("not connected; /who works once reconnected", "warn");
         break;
       case "help":
-        for (const line of COMMAND_HELP) status(line, "info");
+        for (const line of [...COMMAND_HELP, LEAVE_KEYS]) status(line, "info");
         break;
       case "unknown":
-        status(`unknown command ${input.command}; /help lists them, // sends a leading /`, "error");
+        status(unknownCommandText(input.command), "error");
         break;
     }
   }

@@ -9,7 +9,11 @@
  */
 
 import { parseArgs } from "node:util";
+import { COMMAND_USAGE } from "../protocol/commands.ts";
 import { nameProblem } from "../util/sanitize.ts";
+
+/** Said wherever the client lists its commands: keys leave too. */
+export const LEAVE_KEYS = "Ctrl-D and Ctrl-C leave too";
 
 /** What the client was asked to do. */
 export interface ClientOptions {
@@ -54,11 +58,8 @@ Options:
                             drops before giving up (default ${DEFAULT_RECONNECT_TIMEOUT_S}; 0 = never retry)
   -h, --help                show this help
 
-Commands while chatting:
-  /who                      list who is online
-  /help                     list the commands
-  /quit or exit             leave (Ctrl-D and Ctrl-C too)
-  //text                    send "/text"
+Commands while chatting (as /help lists them):
+${COMMAND_USAGE.map((line) => `  ${line}\n`).join("")}  ${LEAVE_KEYS}
 
 Environment:
   NO_COLOR                  when set and not empty, print no colours

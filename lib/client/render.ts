@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { ClientEvent } from "./connection.ts";
+import type { ClientEvent } from "./client_event.ts";
 import { sanitize } from "../util/sanitize.ts";
 
 /** A line to show. */

@@ -13,51 +13,17 @@
  * as its parts side by side) and treats East Asian Ambiguous characters as
  * narrow, which is what terminals outside CJK locales do.
  *
+ * Which code points are Wide or Fullwidth comes from Unicode's
+ * EastAsianWidth.txt through `get-east-asian-width`, so that it follows new
+ * Unicode versions; this module only adds what that table does not say.
+ *
  * @module
  */
 
-// Wide and Fullwidth ranges of Unicode's EastAsianWidth.txt, other than the
-// emoji, which `EMOJI_PRESENTATION` covers. Sorted, for a binary search.
-const WIDE: readonly (readonly [number, number])[] = [
-  [0x1100, 0x115f],
-  [0x2329, 0x232a],
-  [0x2e80, 0x2e99],
-  [0x2e9b, 0x2ef3],
-  [0x2f00, 0x2fd5],
-  [0x2ff0, 0x303e],
-  [0x3041, 0x3096],
-  [0x3099, 0x30ff],
-  [0x3105, 0x312f],
-  [0x3131, 0x318e],
-  [0x3190, 0x31e5],
-  [0x31ef, 0x321e],
-  [0x3220, 0x3247],
-  [0x3250, 0xa48c],
-  [0xa490, 0xa4c6],
-  [0xa960, 0xa97c],
-  [0xac00, 0xd7a3],
-  [0xf900, 0xfaff],
-  [0xfe10, 0xfe19],
-  [0xfe30, 0xfe52],
-  [0xfe54, 0xfe66],
-  [0xfe68, 0xfe6b],
-  [0xff01, 0xff60],
-  [0xffe0, 0xffe6],
-  [0x16fe0, 0x16fe4],
-  [0x16ff0, 0x16ff1],
-  [0x17000, 0x187f7],
-  [0x18800, 0x18cd5],
-  [0x18d00, 0x18d08],
-  [0x1aff0, 0x1b2fb],
-  [0x1f200, 0x1f202],
-  [0x1f210, 0x1f23b],
-  [0x1f240, 0x1f248],
-  [0x1f250, 0x1f251],
-  [0x1f260, 0x1f265],
-  [0x20000, 0x2fffd],
-  [0x30000, 0x3fffd],
-];
+import { eastAsianWidth } from "get-east-asian-width";
 
+// Also for code points that EastAsianWidth.txt leaves narrow but terminals
+// draw as emoji, such as a lone regional indicator.
 const EMOJI_PRESENTATION = /\p{Emoji_Presentation}/u;
 const PICTOGRAPHIC = /\p{Extended_Pictographic}/u;
 // Marks, format characters (ZWJ, ZWSP, soft hyphen...), controls, and the
@@ -68,19 +34,6 @@ const ZWJ = "\u200d";
 const KEYCAP = "\u20e3";
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-
-function isWide(codePoint: number): boolean {
-  let low = 0;
-  let high = WIDE.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >> 1;
-    const [first, last] = WIDE[middle];
-    if (codePoint < first) high = middle - 1;
-    else if (codePoint > last) low = middle + 1;
-    else return true;
-  }
-  return false;
-}
 
 /**
  * The columns one code point takes on its own: 0, 1 or 2.
@@ -94,7 +47,7 @@ function isWide(codePoint: number): boolean {
  */
 export function codePointWidth(char: string): 0 | 1 | 2 {
   if (ZERO_WIDTH.test(char)) return 0;
-  if (EMOJI_PRESENTATION.test(char) || isWide(char.codePointAt(0)!)) return 2;
+  if (EMOJI_PRESENTATION.test(char) || eastAsianWidth(char.codePointAt(0)!) === 2) return 2;
   return 1;
 }
 

@@ -1,7 +1,7 @@
 /**
  * What both wire protocols share: the requests a client can make, the
- * errors and notices a server can send, and the {@linkcode Dialect} a
- * session speaks them through. The text dialect lives in `text_protocol.ts`,
+ * errors (their codes are in `errors.ts`) and notices a server can send, and
+ * the {@linkcode Dialect} a session speaks them through. The text dialect lives in `text_protocol.ts`,
  * the JSON one in `json_protocol.ts`.
  *
  * Also here: telling an HTTP request apart from a chat client's first line.
@@ -10,24 +10,8 @@
  * @module
  */
 
+import type { ErrorCode } from "./errors.ts";
 import type { ChatEvent, HistoryEntry } from "./model.ts";
-
-/** Stable error codes; text mode shows only the text. See `docs/protocol.md`. */
-export type ErrorCode =
-  | "bad_request"
-  | "bad_hello"
-  | "unknown_command"
-  | "invalid_name"
-  | "name_taken"
-  | "handshake_timeout"
-  | "server_full"
-  | "too_many_connections"
-  | "store_unavailable"
-  | "line_too_long"
-  | "not_sent"
-  | "slow_down"
-  | "flooding"
-  | "slow_consumer";
 
 /** An error to report to a client. */
 export interface ProtocolError {

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { textRefusalCode } from "./errors.ts";
 import { type ChatMessage, isMessageId, toChatMessage } from "./model.ts";
 
 /** A chat message, as stored and delivered by the server. */
@@ -106,14 +107,7 @@ export function parseServerEvent(line: string): ServerEvent | null {
   }
 }
 
-const REFUSALS: ReadonlyArray<[RegExp, string]> = [
-  [/^server full/, "server_full"],
-  [/^too many connections/, "too_many_connections"],
-  [/^no name received/, "handshake_timeout"],
-];
-
 /** A text-mode error line as the fatal error it is. */
 function refusal(text: string): ServerEvent {
-  const code = REFUSALS.find(([pattern]) => pattern.test(text))?.[1] ?? "refused";
-  return { type: "error", code, text, fatal: true };
+  return { type: "error", code: textRefusalCode(text) ?? "refused", text, fatal: true };
 }

@@ -3,12 +3,14 @@
  *
  * Lines sent: `[user]: text` for messages, `HISTORY_END` after the history,
  * `* ...` for notices and `! ...` for errors. Lines received: a message, or
- * a command (`exit`, `/quit`, `/who`, `/help`, `//text` for a leading `/`).
+ * a command of `commands.ts` (`exit`, `/quit`, `/who`, `/help`, `//text`
+ * for a leading `/`).
  * This module only parses and formats; it does no I/O.
  *
  * @module
  */
 
+import { COMMAND_HELP, parseInput, unknownCommandText } from "./commands.ts";
 import type { Dialect, ProtocolError, Request } from "./dialect.ts";
 import { sanitize } from "../util/sanitize.ts";
 import type { ChatEvent, HistoryEntry } from "./model.ts";
@@ -16,15 +18,8 @@ import type { ChatEvent, HistoryEntry } from "./model.ts";
 /** The line that ends the history and starts live delivery. */
 export const HISTORY_END = "HISTORY_END";
 
-/** What `/help` answers. */
-export const HELP: readonly string[] = [
-  "* commands:",
-  "*   /who          who is online",
-  "*   /help         this list",
-  "*   /quit, exit   leave the chat",
-  "*   //text        send text that starts with /",
-  "* anything else is sent to everyone",
-];
+/** What `/help` answers: the command table's help, as notices. */
+export const HELP: readonly string[] = COMMAND_HELP.map((line) => `* ${line}`);
 
 /** The text line for a live event. */
 export function eventLine(event: ChatEvent): string {
@@ -51,15 +46,9 @@ export function errorLine(text: string): string {
   return `! ${text}`;
 }
 
-const COMMANDS: Record<string, Request> = {
-  "exit": { type: "quit" },
-  "/quit": { type: "quit" },
-  "/who": { type: "who" },
-  "/help": { type: "help" },
-};
-
 /**
- * Parses one line a joined text-mode client sent.
+ * Parses one line a joined text-mode client sent, with the command table of
+ * `commands.ts`.
  *
  * @example
  * ```ts
@@ -69,22 +58,18 @@ const COMMANDS: Record<string, Request> = {
  * ```
  */
 export function parseTextRequest(line: string): Request | null {
-  const text = sanitize(line).trim();
-  if (text === "") return null;
-  const command = COMMANDS[text];
-  if (command) return command;
-  if (text.startsWith("//")) return { type: "message", text: text.slice(1) };
-  if (text.startsWith("/")) {
-    const name = text.split(/\s/, 1)[0];
-    return {
-      type: "invalid",
-      error: {
-        code: "unknown_command",
-        text: `unknown command ${name}; /help lists them, // sends a leading /`,
-      },
-    };
+  const input = parseInput(sanitize(line));
+  switch (input.type) {
+    case "empty":
+      return null;
+    case "unknown":
+      return {
+        type: "invalid",
+        error: { code: "unknown_command", text: unknownCommandText(input.command) },
+      };
+    default:
+      return input;
   }
-  return { type: "message", text };
 }
 
 /** The text dialect: a sender does not get its own messages back. */

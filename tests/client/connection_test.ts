@@ -6,12 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  ChatConnection,
-  type ChatConnectionOptions,
-  type ClientEvent,
-  ConnectError,
-} from "../../lib/client/connection.ts";
+import type { ClientEvent } from "../../lib/client/client_event.ts";
+import { ChatConnection, type ChatConnectionOptions } from "../../lib/client/connection.ts";
+import { ConnectError } from "../../lib/client/handshake.ts";
 import { FakeChatServer } from "../helpers/fake_chat_server.ts";
 
 /** A connection with fast timers, and every event it produced. */
@@ -188,6 +185,21 @@ Deno.test("name_taken while resuming is retried until the old name is released",
   await done;
   assert.equal(refusals, 3);
   assert.equal(events.filter((event) => event.type === "retrying").length, 2);
+});
+
+Deno.test("reconnect delays double from the first one up to the longest, with jitter in the upper half", async () => {
+  await using server = FakeChatServer.start();
+  // The lowest jitter: each delay is half its base (20 ms doubling, 100 ms at most).
+  const { chat, events, done } = await connect(server, { random: () => 0 });
+  let refusals = 0;
+  server.hooks.hello = () =>
+    refusals++ < 4 ? { code: "name_taken", text: "alice is already connected" } : undefined;
+  server.dropAll();
+  await server.until(() => events.some((event) => event.type === "reconnected"), "reconnect");
+  await chat.quit();
+  await done;
+  const delays = events.flatMap((event) => event.type === "retrying" ? [event.delayMs] : []);
+  assert.deepEqual(delays, [20, 40, 50, 50]);
 });
 
 Deno.test("a refusal at the first hello is a ConnectError with the server's code", async () => {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { ClientEvent } from "../../lib/client/connection.ts";
+import type { ClientEvent } from "../../lib/client/client_event.ts";
 import {
   formatTime,
   renderEvent,

@@ -26,6 +26,30 @@ Deno.test("CJK, Hangul, kana and fullwidth forms take two columns", () => {
   assert.equal(textWidth("a漢b"), 4);
 });
 
+Deno.test("code points that Unicode 16 and 17 made wide take two columns", () => {
+  const ranges: [number, number][] = [
+    [0x2630, 0x2637], // trigrams
+    [0x268a, 0x268f], // monograms and digrams
+    [0x1d300, 0x1d356], // Tai Xuan Jing symbols
+  ];
+  for (const [first, last] of ranges) {
+    for (let codePoint = first; codePoint <= last; codePoint++) {
+      const char = String.fromCodePoint(codePoint);
+      assert.equal(codePointWidth(char), 2, `U+${codePoint.toString(16).toUpperCase()}`);
+    }
+  }
+  assert.equal(textWidth("\u2630\u{1d300}"), 4);
+});
+
+Deno.test("East Asian Ambiguous characters take one column, as outside CJK locales", () => {
+  assert.equal(textWidth("±§°"), 3);
+  assert.equal(textWidth("αβ"), 2);
+});
+
+Deno.test("a lone regional indicator takes two columns, as terminals draw it", () => {
+  assert.equal(graphemeWidth("\u{1f1eb}"), 2);
+});
+
 Deno.test("emoji take two columns, also as ZWJ sequences, with VS16, skin tones, flags and keycaps", () => {
   assert.equal(graphemeWidth("😀"), 2);
   assert.equal(graphemeWidth("🎉"), 2);
@@ -53,6 +77,9 @@ Deno.test("combining marks, format characters and controls take no column", () =
   assert.equal(textWidth("e\u0301"), 1, "decomposed é");
   assert.equal(textWidth("Z\u0351\u0324\u0333"), 1, "stacked marks");
   assert.equal(textWidth("\u1100\u1161\u11a8"), 2, "Hangul syllable from jamo");
+  assert.equal(codePointWidth("\u1161"), 0, "Hangul medial vowel");
+  assert.equal(codePointWidth("\u11a8"), 0, "Hangul final consonant");
+  assert.equal(codePointWidth("\ud7cb"), 0, "Hangul final consonant, extended-B");
 });
 
 Deno.test("graphemes keep a letter with its marks and an emoji sequence whole", () => {

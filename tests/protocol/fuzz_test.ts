@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { type Line, type LineReaderOptions, readLines } from "../../lib/util/line_reader.ts";
 import { parseHello, parseJsonRequest } from "../../lib/protocol/json_dialect.ts";
-import type { ErrorCode, Request } from "../../lib/protocol/dialect.ts";
+import type { Request } from "../../lib/protocol/dialect.ts";
+import type { ErrorCode } from "../../lib/protocol/errors.ts";
 import { MAX_NAME_LENGTH, nameProblem, sanitize } from "../../lib/util/sanitize.ts";
 import { parseTextRequest } from "../../lib/protocol/text_dialect.ts";
 import {
