@@ -12,7 +12,8 @@
 import type { ChatConn } from "./chat_conn.ts";
 import type { ServerConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
-import { ConnectionLimiter, parseNetworks } from "./connection_limiter.ts";
+import { ConnectionLimiter } from "./connection_limiter.ts";
+import { parseNetworks } from "../util/cidr.ts";
 import type { Logger } from "../ops/log.ts";
 import type { ServerMetrics } from "../ops/metrics.ts";
 import { FlushScheduler } from "./outbound_queue.ts";

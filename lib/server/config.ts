@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import type { RedisConfig } from "../store/redis_connection.ts";
-import { DEFAULT_TRUSTED, parseNetworks } from "./connection_limiter.ts";
+import { DEFAULT_TRUSTED, parseNetworks } from "../util/cidr.ts";
 
 /** The environment variables the server reads, and nothing else. */
 export const ENV_VARS: readonly string[] = [
