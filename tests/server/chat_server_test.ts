@@ -9,7 +9,7 @@ import { InProcessServer } from "../helpers/in_process_server.ts";
 Deno.test("started on port 0, the server reports the port it bound and accepts there", async () => {
   await using server = await InProcessServer.start({ port: 0 });
   assert.ok(server.port > 0);
-  await using ann = (await server.joinText("ann")).client;
+  await using _ann = (await server.joinText("ann")).client;
   assert.equal(server.metrics.connectionsAccepted.value, 1);
   assert.ok(
     server.logs.some((line) =>
@@ -20,19 +20,21 @@ Deno.test("started on port 0, the server reports the port it bound and accepts t
 
 Deno.test("past the connection limit a client is told the server is full, counted as server_full", async () => {
   await using server = await InProcessServer.start({ maxConnections: 1 });
-  await using ann = (await server.joinText("ann")).client;
+  await using _ann = (await server.joinText("ann")).client;
   await using late = await server.connect();
   assert.deepEqual(await late.readToEnd(), ["! server full; try again later"]);
   assert.equal(server.metrics.refused.server_full.value, 1);
   assert.equal(server.metrics.connectionsAccepted.value, 1);
   assert.ok(
-    server.logs.some((line) => /WARN  refused remote=127\.0\.0\.1:\d+ code=server_full/.test(line)),
+    server.logs.some((line) =>
+      /WARN {2}refused remote=127\.0\.0\.1:\d+ code=server_full/.test(line)
+    ),
   );
 });
 
 Deno.test("past the per-address limit a client is refused and counted as per_ip", async () => {
   await using server = await InProcessServer.start({ maxConnectionsPerIp: 1 });
-  await using ann = (await server.joinText("ann")).client;
+  await using _ann = (await server.joinText("ann")).client;
   await using second = await server.connect();
   assert.deepEqual(await second.readToEnd(), [
     "! too many connections from your address; try again later",

@@ -12,7 +12,7 @@ Deno.test("a text client joins with the history, then HISTORY_END", async () => 
   {
     await using ann = (await server.joinText("ann")).client;
     await ann.send("hello there");
-    await using bob = (await server.joinText("bob")).client;
+    await using _bob = (await server.joinText("bob")).client;
     await ann.readUntil((line) => line === "* bob joined");
   }
   await using cat = await server.connect();
@@ -28,11 +28,11 @@ Deno.test("a JSON client joins with the history as objects, then history_end wit
   {
     await using ann = (await server.joinText("ann")).client;
     await ann.send("first");
-    await using bob = (await server.joinText("bob")).client;
+    await using _bob = (await server.joinText("bob")).client;
     await ann.readUntil((line) => line === "* bob joined");
   }
   const { client, history } = await server.joinJson("cat");
-  await using cat = client;
+  await using _cat = client;
   const events = history.map((line) => JSON.parse(line));
   assert.equal(events.length, 2);
   assert.equal(events[0].type, "message");

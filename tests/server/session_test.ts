@@ -48,8 +48,8 @@ Deno.test("exit closes the connection, the others see the leave and the name is 
     assert.deepEqual(await bob.readToEnd(), []);
   }
   await ann.readUntil((line) => line === "* bob left");
-  await using again = (await server.joinText("bob")).client;
-  assert.ok(server.logs.some((line) => /INFO  left remote=\S+ user=bob$/.test(line)));
+  await using _again = (await server.joinText("bob")).client;
+  assert.ok(server.logs.some((line) => /INFO {2}left remote=\S+ user=bob$/.test(line)));
 });
 
 Deno.test("a client that keeps sending over the rate limit is disconnected for flooding, counted once", async () => {
@@ -84,7 +84,7 @@ Deno.test("a client that stops reading is disconnected as a slow consumer, count
     received.at(-1)!,
     /^! too slow: more than 65536 bytes waiting to be read; disconnected$/,
   );
-  assert.ok(server.logs.some((l) => /WARN  disconnected .*user=slow code=slow_consumer/.test(l)));
+  assert.ok(server.logs.some((l) => /WARN {2}disconnected .*user=slow code=slow_consumer/.test(l)));
 
   // The others are unaffected: the writer still chats.
   await writer.send("/who");
