@@ -34,7 +34,7 @@ async function openStore(
   metrics: ServerMetrics,
 ): Promise<{ store: Store; presence: Presence }> {
   if (config.redis) {
-    logger.info(`connecting to Redis at ${config.redis.url}`);
+    logger.info("connecting to Redis", { url: config.redis.url });
     const store = await RedisStore.connect({
       redis: config.redis,
       historyKey: config.historyKey,
@@ -120,7 +120,7 @@ async function main(): Promise<number> {
       logger,
     });
   } catch (error) {
-    logger.error(`cannot serve HTTP on port ${config.httpPort}: ${(error as Error).message}`);
+    logger.error("cannot serve HTTP", { port: config.httpPort, error: (error as Error).message });
     return 1;
   }
 
@@ -128,7 +128,7 @@ async function main(): Promise<number> {
   try {
     ({ store, presence } = await openStore(config, logger, metrics));
   } catch (error) {
-    logger.error(`cannot open the store: ${(error as Error).message}`);
+    logger.error("cannot open the store", { error: (error as Error).message });
     await http.shutdown();
     return 1;
   }
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
   try {
     server = await ChatServer.start(config, { store, presence, logger, metrics });
   } catch (error) {
-    logger.error(`cannot start: ${(error as Error).message}`);
+    logger.error("cannot start", { error: (error as Error).message });
     await Promise.all([store.close(), presence.close(), http.shutdown()]);
     return 1;
   }

@@ -1,7 +1,8 @@
 /**
  * The chat server: accepts TCP connections (within the global and per-address
  * limits), runs a session for each, wires the store's subscription to the
- * hub, keeps its users' presence fresh, and shuts down gracefully.
+ * hub, keeps its users' names claimed (see `roster.ts`), and shuts down
+ * gracefully.
  *
  * It does not choose or open the store or the presence registry (see
  * `server.ts` at the top level) and does not parse configuration.
@@ -9,14 +10,17 @@
  * @module
  */
 
+import { SERVER_FULL_REFUSAL, TOO_MANY_CONNECTIONS_REFUSAL } from "../protocol/errors.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { ServerConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
-import { ConnectionLimiter, parseNetworks } from "./connection_limiter.ts";
+import { ConnectionLimiter } from "./connection_limiter.ts";
+import { parseNetworks } from "../util/cidr.ts";
 import type { Logger } from "../ops/log.ts";
 import type { ServerMetrics } from "../ops/chat_metrics.ts";
 import { FlushScheduler } from "./outbound_queue.ts";
 import type { Presence } from "../store/presence.ts";
+import { Roster } from "./roster.ts";
 import { Session, type SessionLimits } from "./session.ts";
 import type { Store } from "../store/store.ts";
 import { errorLine } from "../protocol/text_dialect.ts";
@@ -61,11 +65,11 @@ export class ChatServer {
   readonly #logger: Logger;
   readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
   readonly #hub: Hub;
+  readonly #roster: Roster;
   readonly #limiter: ConnectionLimiter;
   readonly #scheduler = new FlushScheduler();
   readonly #sessions = new Map<Session, Promise<void>>();
   readonly #replica = crypto.randomUUID();
-  #refresher: ReturnType<typeof setInterval> | undefined;
   #connections = 0;
   #stopping = false;
   #finished!: Promise<void>;
@@ -80,6 +84,10 @@ export class ChatServer {
     this.#logger = parts.logger;
     this.#listener = listener;
     this.#hub = new Hub(config.queueLimitBytes);
+    this.#roster = new Roster(parts.presence, {
+      ttlMs: config.presenceTtlMs,
+      logger: parts.logger,
+    });
     this.#limiter = new ConnectionLimiter({
       perIp: config.maxConnectionsPerIp,
       trusted: parseNetworks(config.trustedNetworks),
@@ -94,14 +102,21 @@ export class ChatServer {
     try {
       await parts.store.subscribe((event) => server.#hub.dispatch(event));
     } catch (error) {
+      server.#roster.close();
       listener.close();
       throw error;
     }
     server.#finished = server.#accept();
-    // A claim lives presenceTtlMs without a refresh: refresh three times per life.
-    server.#refresher = setInterval(() => void server.#refreshPresence(), config.presenceTtlMs / 3);
-    parts.logger.info(`chat server listening on ${config.host}:${listener.addr.port}`);
+    parts.logger.info("chat server listening on", {
+      hostname: config.host,
+      port: listener.addr.port,
+    });
     return server;
+  }
+
+  /** The TCP port clients connect to (the one chosen when started with port 0). */
+  get port(): number {
+    return this.#listener.addr.port;
   }
 
   /** Whether a shutdown has begun. */
@@ -121,14 +136,12 @@ export class ChatServer {
   async shutdown(): Promise<void> {
     if (this.#stopping) return this.#finished;
     this.#stopping = true;
-    this.#logger.info(`shutting down; ${this.#sessions.size} clients to close`);
-    clearInterval(this.#refresher);
+    this.#logger.info("shutting down", { clients: this.#sessions.size });
+    this.#roster.close();
     this.#listener.close();
-    await Promise.all(
-      [...this.#sessions.keys()].map((session) =>
-        session.end("shutdown", "server shutting down", this.#config.shutdownGraceMs)
-      ),
-    );
+    for (const session of this.#sessions.keys()) {
+      session.end({ kind: "shutdown", graceMs: this.#config.shutdownGraceMs });
+    }
     await this.#finished;
   }
 
@@ -140,7 +153,9 @@ export class ChatServer {
         this.admit(conn);
       }
     } catch (error) {
-      if (!this.#stopping) this.#logger.error(`accept failed: ${(error as Error).message}`);
+      if (!this.#stopping) {
+        this.#logger.error("accept failed", { error: (error as Error).message });
+      }
     }
     this.#scheduler.flushNow();
     await Promise.all(this.#sessions.values());
@@ -154,20 +169,30 @@ export class ChatServer {
   admit(conn: ChatConn): void {
     const { metrics } = this.#parts;
     const address = conn.remoteAddr.hostname;
+    const remote = `${address}:${conn.remoteAddr.port}`;
     if (this.#sessions.size >= this.#config.maxConnections) {
-      this.#logger.warn(`refused ${address}: ${this.#sessions.size} connections`);
+      this.#logger.warn("refused", {
+        remote,
+        code: "server_full",
+        connections: this.#sessions.size,
+      });
       metrics.refused.server_full.inc();
-      return refuse(conn, "server full; try again later");
+      return refuse(conn, SERVER_FULL_REFUSAL);
     }
     if (!this.#limiter.acquire(address)) {
-      this.#logger.warn(`refused ${address}: ${this.#limiter.count(address)} connections from it`);
+      this.#logger.warn("refused", {
+        remote,
+        code: "too_many_connections",
+        connections: this.#limiter.count(address),
+      });
       metrics.refused.per_ip.inc();
-      return refuse(conn, "too many connections from your address; try again later");
+      return refuse(conn, TOO_MANY_CONNECTIONS_REFUSAL);
     }
     metrics.connectionsAccepted.inc();
     const session = new Session(conn, {
       ...this.#parts,
       hub: this.#hub,
+      roster: this.#roster,
       scheduler: this.#scheduler,
       origin: `${this.#replica}/${++this.#connections}`,
       limits: this.#config,
@@ -179,34 +204,6 @@ export class ChatServer {
         this.#limiter.release(address);
       }),
     );
-  }
-
-  /**
-   * Keeps this replica's users listed as online. A user whose claim was lost
-   * (this replica could not refresh it in time and someone else took the
-   * name) is disconnected, so that a name is never held twice.
-   */
-  async #refreshPresence(): Promise<void> {
-    const online = new Map<string, Session>();
-    for (const session of this.#sessions.keys()) {
-      if (session.user !== null) online.set(session.origin, session);
-    }
-    if (online.size === 0) return;
-    try {
-      const lost = await this.#parts.presence.refresh(
-        [...online.values()].map((session) => ({ user: session.user!, owner: session.origin })),
-      );
-      for (const session of online.values()) {
-        if (!lost.includes(session.user!)) continue;
-        this.#logger.warn(`${session.user} disconnected: the name was taken elsewhere`);
-        void session.fail({
-          code: "name_taken",
-          text: "your name was taken by someone else while this server was out of touch",
-        });
-      }
-    } catch (error) {
-      this.#logger.warn(`presence not refreshed: ${(error as Error).message}`);
-    }
   }
 }
 

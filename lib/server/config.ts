@@ -13,7 +13,7 @@
 
 import { parseArgs } from "node:util";
 import type { RedisConfig } from "../store/redis_connection.ts";
-import { DEFAULT_TRUSTED, parseNetworks } from "./connection_limiter.ts";
+import { DEFAULT_TRUSTED, parseNetworks } from "../util/cidr.ts";
 import {
   InvalidValue,
   type Setting,

@@ -8,13 +8,17 @@
  * one write per burst instead of one per line. Starting writes from one short
  * shared timer, instead of at once, batches the output of all connections
  * (each write costs a syscall). The queue counts the bytes it holds, in flight
- * included; past its limit {@linkcode OutboundQueue.push} refuses, and the
- * caller disconnects the slow reader.
+ * included, and decides when its reader is too slow: past the hard limit
+ * {@linkcode OutboundQueue.push} refuses, and a backlog over the soft limit
+ * for longer than allowed (like Redis's soft output limit) counts too. It
+ * reports "too slow" once; what happens to the connection then is the
+ * caller's business.
  *
  * @module
  */
 
 import { concat } from "../util/bytes.ts";
+import { EXPIRED, within } from "../util/deadline.ts";
 
 /** Anything with `write` in the shape of `Deno.Conn`. */
 export interface ByteSink {
@@ -56,9 +60,19 @@ export class FlushScheduler {
 export interface OutboundQueueOptions {
   /** Most bytes held, in flight included, before {@linkcode OutboundQueue.push} refuses. */
   limitBytes: number;
+  /** Bytes held that may be passed only for `softMs`; defaults to `limitBytes`. */
+  softLimitBytes?: number;
+  /** How long, in ms, the backlog may stay over `softLimitBytes`; defaults to forever. */
+  softMs?: number;
   scheduler: FlushScheduler;
   /** Called once when a write fails (the peer went away). */
   onError?: (error: Error) => void;
+  /**
+   * Called once, with the reason, the first time the reader is found too
+   * slow: a push past `limitBytes`, or a backlog over `softLimitBytes` for
+   * longer than `softMs`.
+   */
+  onSlow?: (reason: string) => void;
 }
 
 /** A bounded queue of bytes for one connection, with its writer loop. */
@@ -70,6 +84,9 @@ export class OutboundQueue {
   #writing = false;
   #written: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Since when more than the soft limit has been held (performance.now()). */
+  #overSoftSince: number | null = null;
+  #reportedSlow = false;
 
   constructor(sink: ByteSink, options: OutboundQueueOptions) {
     this.#sink = sink;
@@ -83,15 +100,20 @@ export class OutboundQueue {
 
   /**
    * Queues `bytes` for the next batched write. Returns `false`, queueing
-   * nothing, when that would pass the limit. A closed queue drops silently:
-   * its connection is already gone.
+   * nothing, when that would pass the limit (the reader is then reported too
+   * slow). A closed queue drops silently: its connection is already gone.
    */
   push(bytes: Uint8Array): boolean {
     if (this.#closed) return true;
-    if (this.#bytes + bytes.length > this.#options.limitBytes) return false;
+    const { limitBytes } = this.#options;
+    if (this.#bytes + bytes.length > limitBytes) {
+      this.#tooSlow(`more than ${limitBytes} bytes waiting to be read`);
+      return false;
+    }
     this.#chunks.push(bytes);
     this.#bytes += bytes.length;
     if (!this.#writing) this.#options.scheduler.schedule(this);
+    this.#checkSoftLimit();
     return true;
   }
 
@@ -101,34 +123,28 @@ export class OutboundQueue {
    * that is written in bounded pieces, such as the history. Resolves `false`
    * if that took longer than `timeoutMs`.
    */
-  send(bytes: Uint8Array, timeoutMs = Infinity): Promise<boolean> {
+  send(bytes: Uint8Array, timeoutMs = Infinity, signal?: AbortSignal): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
     this.#chunks.push(bytes);
     this.#bytes += bytes.length;
-    return this.drain(timeoutMs);
+    return this.drain(timeoutMs, signal);
   }
 
   /**
    * Writes everything queued now, without waiting for the timer. Resolves
-   * `true` once written, or `false` if `timeoutMs` passed first.
+   * `true` once written, or `false` if `timeoutMs` passed or `signal`
+   * aborted first.
    */
-  async drain(timeoutMs = Infinity): Promise<boolean> {
+  async drain(timeoutMs = Infinity, signal?: AbortSignal): Promise<boolean> {
     if (this.#closed) return false;
     this.startWriting();
     if (!this.#writing) return true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<false>((resolve) => {
-      if (timeoutMs !== Infinity) timer = setTimeout(() => resolve(false), timeoutMs);
-    });
     const done = (async () => {
       while (this.#writing) await this.#written;
       return !this.#closed;
     })();
-    try {
-      return await Promise.race([done, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await within(done, timeoutMs, signal);
+    return result !== EXPIRED && result;
   }
 
   /** Starts the writer if there is output and none is running. */
@@ -152,6 +168,28 @@ export class OutboundQueue {
     this.#closed = true;
     this.#chunks = [];
     this.#bytes = 0;
+  }
+
+  /** A backlog may stay over the soft limit only for `softMs`. */
+  #checkSoftLimit(): void {
+    const { softLimitBytes = this.#options.limitBytes, softMs = Infinity } = this.#options;
+    if (this.#bytes <= softLimitBytes) {
+      this.#overSoftSince = null;
+      return;
+    }
+    const now = performance.now();
+    this.#overSoftSince ??= now;
+    if (now - this.#overSoftSince > softMs) {
+      this.#tooSlow(
+        `more than ${softLimitBytes} bytes waiting to be read for over ${softMs / 1000} s`,
+      );
+    }
+  }
+
+  #tooSlow(reason: string): void {
+    if (this.#reportedSlow) return;
+    this.#reportedSlow = true;
+    this.#options.onSlow?.(reason);
   }
 
   async #writeLoop(): Promise<void> {

@@ -106,7 +106,7 @@ async function chat(
       }
     }));
     longestRound = Math.max(longestRound, performance.now() - started);
-    if (!slowReceived && server.logs.includes("slowpoke disconnected: ")) {
+    if (!slowReceived && server.logs.includes("user=slowpoke code=slow_consumer")) {
       slowReceived = new Response(slow.readable).text();
       droppedAt = round;
     }

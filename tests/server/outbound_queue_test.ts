@@ -302,3 +302,58 @@ Deno.test("a closed queue drops what it held and everything pushed later, writin
     close(writer, peer);
   }
 });
+
+Deno.test("the queue reports its reader too slow once: past the hard limit, or over the soft limit for too long", async () => {
+  const { writer, peer } = await writerAndPeer();
+  const scheduler = new FlushScheduler();
+  const reasons: string[] = [];
+  const big = pattern(16 * 1024 * 1024, 4);
+  const queue = new OutboundQueue(writer, {
+    limitBytes: 32 * 1024 * 1024,
+    softLimitBytes: 1024 * 1024,
+    softMs: 20,
+    scheduler,
+    onSlow: (reason) => reasons.push(reason),
+  });
+  try {
+    assert.equal(queue.push(big), true);
+    // The peer does not read, so the batch stays in flight, over the soft limit.
+    assert.equal(await queue.drain(50), false);
+    assert.deepEqual(reasons, []);
+    assert.equal(queue.push(new Uint8Array(1)), true);
+    assert.deepEqual(reasons, [
+      "more than 1048576 bytes waiting to be read for over 0.02 s",
+    ]);
+    assert.equal(queue.push(pattern(17 * 1024 * 1024)), false, "past the hard limit");
+    assert.equal(reasons.length, 1, "reported only once");
+
+    const reading = readExactly(peer, big.length + 1);
+    assert.equal(await queue.drain(), true);
+    await reading;
+  } finally {
+    scheduler.flushNow();
+    close(writer, peer);
+  }
+});
+
+Deno.test("a push past the hard limit reports the reader too slow", async () => {
+  const { writer, peer } = await writerAndPeer();
+  const scheduler = new FlushScheduler();
+  const reasons: string[] = [];
+  const queue = new OutboundQueue(writer, {
+    limitBytes: 100,
+    scheduler,
+    onSlow: (reason) => reasons.push(reason),
+  });
+  try {
+    assert.equal(queue.push(pattern(100)), true);
+    assert.deepEqual(reasons, []);
+    assert.equal(queue.push(pattern(1)), false);
+    assert.deepEqual(reasons, ["more than 100 bytes waiting to be read"]);
+    await readExactly(peer, 100);
+    assert.equal(await queue.drain(), true);
+  } finally {
+    scheduler.flushNow();
+    close(writer, peer);
+  }
+});
