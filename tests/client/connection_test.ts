@@ -10,6 +10,7 @@ import type { ClientEvent } from "../../lib/client/client_event.ts";
 import { ChatConnection, type ChatConnectionOptions } from "../../lib/client/connection.ts";
 import { ConnectError } from "../../lib/client/handshake.ts";
 import { FakeChatServer } from "../helpers/fake_chat_server.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 /** A connection with fast timers, and every event it produced. */
 async function connect(
@@ -275,7 +276,7 @@ Deno.test("a silent server is pinged, and dropped when it stays silent", async (
 Deno.test("a server that answers pings keeps the connection", async () => {
   await using server = FakeChatServer.start();
   const { chat, events, done } = await connect(server, { heartbeatMs: 50 });
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await sleep(400);
   await chat.quit();
   await done;
   assert.ok(server.requests.filter((request) => request.type === "ping").length >= 2);

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { JsonClient } from "../helpers/client.ts";
 import { ClientProcess } from "../helpers/client_process.ts";
 import { ServerProcess } from "../helpers/server.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 /** The writer sends faster than the default rate limit allows; lift it. */
 const SERVER_ENV = { RATE_LIMIT: "1000", RATE_BURST: "1000" };
@@ -32,8 +33,6 @@ function shownMessages(stdout: string): string[] {
     return match ? [match[1]] : [];
   });
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test("a restart under connected clients: every message shown once, in order; outage messages sent once", async () => {
   let server = await ServerProcess.start({ env: SERVER_ENV });
@@ -58,7 +57,7 @@ Deno.test("a restart under connected clients: every message shown once, in order
     const send = async (from: number, to: number) => {
       for (let i = from; i <= to; i++) {
         await writer.write(`m${i}\n`);
-        await pause(15);
+        await sleep(15);
       }
     };
     await send(1, 10);

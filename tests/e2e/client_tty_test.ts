@@ -14,6 +14,7 @@ import { JsonClient, type JsonEvent } from "../helpers/client.ts";
 import { clientTaskFlags } from "../helpers/client_process.ts";
 import { baseEnv, ServerProcess } from "../helpers/server.ts";
 import { shellQuote, TmuxSession } from "../helpers/tmux.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TIME = String.raw`\d\d:\d\d`;
@@ -44,7 +45,7 @@ async function exited(tty: TmuxSession): Promise<{ code: number; restored: boole
   while (true) {
     try {
       const exit = await Deno.readTextFile(`${tty.dir}/exit`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       const stty = await Deno.readTextFile(`${tty.dir}/stty`);
       const has = (flag: string) => new RegExp(`(^|\\s)${flag}(\\s|$)`).test(stty);
       return {
@@ -55,7 +56,7 @@ async function exited(tty: TmuxSession): Promise<{ code: number; restored: boole
       if (!(error instanceof Deno.errors.NotFound) || Date.now() > deadline) {
         throw new Error(`the client did not exit: ${error}\n${(await tty.rows()).join("\n")}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
 }

@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { JsonClient, type JsonEvent, TextClient } from "../helpers/client.ts";
 import { scrapeMetric } from "../helpers/metrics.ts";
-import { poll, sleep } from "../helpers/poll.ts";
+import { poll } from "../helpers/poll.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 import { ServerProcess } from "../helpers/server.ts";
 
 const RATE = 5;

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { TextClient } from "../helpers/client.ts";
 import { RedisServer } from "../helpers/redis.ts";
 import { ServerProcess } from "../helpers/server.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 const python = await new Deno.Command("python3", { args: ["--version"], stdout: "null" })
   .output().then((out) => out.success, () => false);
@@ -46,7 +47,7 @@ Deno.test({
     bob.send("hello carol");
     await bob.sync();
     // Let the reply arrive before the old client leaves.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     await type("exit");
     await input.close();
     await bob.readUntil("* carol left");

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { JsonClient, TextClient } from "../helpers/client.ts";
 import { freePort, RedisServer } from "../helpers/redis.ts";
 import { baseEnv, ServerProcess, serverTaskFlags } from "../helpers/server.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 /** GETs `path` on the server's HTTP port; returns the status and body. */
 async function get(server: ServerProcess, path: string): Promise<{ status: number; body: string }> {
@@ -28,7 +29,7 @@ async function waitForStatus(
   while (Date.now() < deadline) {
     last = await get(server, path);
     if (last.status === status) return last.body;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   throw new Error(`${path} stayed ${last.status} (${last.body.trim()}), expected ${status}`);
 }
@@ -65,7 +66,7 @@ Deno.test("readyz says not ready while the server shuts down, until it exits", a
   await writer.sync(30_000);
   const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await stuck.write(new TextEncoder().encode("stuck\n"));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
 
   const httpPort = server.httpPort;
   const started = Date.now();

@@ -9,6 +9,7 @@ import { TextClient } from "../helpers/client.ts";
 import { RedisServer } from "../helpers/redis.ts";
 import { ServerProcess } from "../helpers/server.ts";
 import { EXPIRED, within } from "../../lib/util/deadline.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 /** These tests are about order and gaps under load, not about the rate limit. */
 const UNLIMITED = { RATE_LIMIT: "100000", RATE_BURST: "100000" };
@@ -79,7 +80,7 @@ Deno.test("clients joining while messages flow get each message exactly once, hi
     sender.send(`m${n}`);
     if (n % 150 === 75) {
       joins.push(TextClient.join(b.port, `joiner${n}`));
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await sleep(1);
     }
   }
   await sender.sync();
@@ -128,7 +129,7 @@ Deno.test("while Redis is down a sender is told its message was not sent; after 
     ann.send(`after ${attempt}`);
     await ann.sync();
     if (refusals() > before) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     } else {
       delivered = `[ann]: after ${attempt}`;
     }
@@ -155,7 +156,7 @@ Deno.test("history survives a restart of Redis with AOF on", async () => {
   let lines: string[] = [];
   for (let attempt = 0; attempt < 50 && !lines.includes("[ann]: durable"); attempt++) {
     lines = await history(server.port).catch(() => []);
-    if (!lines.includes("[ann]: durable")) await new Promise((r) => setTimeout(r, 100));
+    if (!lines.includes("[ann]: durable")) await sleep(100);
   }
   assert.deepEqual(lines, ["[ann]: durable"]);
 });

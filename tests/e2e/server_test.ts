@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { TextClient } from "../helpers/client.ts";
 import { RedisServer } from "../helpers/redis.ts";
 import { ServerProcess } from "../helpers/server.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 /** Reads lines until `line` arrives, failing if it does not. */
 async function expectLine(client: TextClient, line: string): Promise<void> {
@@ -74,7 +75,7 @@ for (const mode of ["embedded", "Redis"] as const) {
       await expectLine(watcher, "* oldtimer joined");
       await old.write("hi from python");
       assert.equal(await watcher.nextMessage(), "[oldtimer]: hi from python");
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
       await old.write("exit");
       await expectLine(watcher, "* oldtimer left");
       assert.ok((await old.readToEnd()).every((line) => line.startsWith("* ")));

@@ -1,3 +1,4 @@
+import { sleep } from "../../lib/util/deadline.ts";
 /**
  * A test client for the text protocol over a real TCP socket: send lines,
  * read lines with deadlines, and wait for the server to close.
@@ -31,7 +32,7 @@ async function whileNameTaken<T>(attempt: () => Promise<T | null>): Promise<T> {
     const result = await attempt();
     if (result !== null) return result;
     if (Date.now() > deadline) throw new Error("the name stayed taken for 5 s");
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

@@ -11,6 +11,7 @@
  */
 
 import { baseEnv } from "./server.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -104,7 +105,7 @@ export class ClientProcess {
           `timed out waiting for ${what}\n--- stdout\n${this.#stdout}\n--- stderr\n${this.#stderr}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   }
 

@@ -15,6 +15,7 @@
  */
 
 import { readLines } from "../../lib/util/line_reader.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 /** A stored message. */
 export interface FakeMessage {
@@ -157,7 +158,7 @@ export class FakeChatServer {
     const deadline = Date.now() + timeoutMs;
     while (!test()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
   }
 

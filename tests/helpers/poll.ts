@@ -5,10 +5,7 @@
  * @module
  */
 
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { sleep } from "../../lib/util/deadline.ts";
 
 /**
  * Calls `check` every `intervalMs` until it returns something other than

@@ -30,6 +30,7 @@
  */
 
 import { concat } from "../../lib/util/bytes.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 /** The loopback address every server started here binds to. */
 const HOST = "127.0.0.1" as const;
@@ -545,8 +546,4 @@ function indexOfCrlf(bytes: Uint8Array, from: number): number {
     if (bytes[i] === 13 && bytes[i + 1] === 10) return i;
   }
   return -1;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { sleep } from "../../lib/util/deadline.ts";
 /**
  * A real pseudo-terminal for tests, provided by tmux: a detached session of
  * a fixed size running one shell command, keys sent as a user would type
@@ -142,7 +143,7 @@ export class TmuxSession {
       if (Date.now() > deadline) {
         throw new Error(`timed out waiting for ${what}; screen:\n${rows.join("\n")}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
 

@@ -12,6 +12,7 @@ import {
   readLines,
 } from "../../lib/util/line_reader.ts";
 import { tcpPair } from "../helpers/tcp.ts";
+import { sleep } from "../../lib/util/deadline.ts";
 
 const encoder = new TextEncoder();
 
@@ -278,7 +279,7 @@ Deno.test("bytes that complete a line before the idle period are not split by th
     const lines = readLines(server, { maxLineBytes: 100, idleFlushMs: 1000 });
     const next = lines.next();
     await client.write(encoder.encode("al"));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     await client.write(encoder.encode("ice\nbo"));
     await client.write(encoder.encode("b\n"));
     assert.deepEqual(await within(next, 5000, "first line"), {
@@ -312,7 +313,7 @@ Deno.test("an overlong line is not idle-flushed: silence while discarding yields
     });
     const next = lines.next();
     // Several idle periods pass while the rest of the long line is pending.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     await client.write(encoder.encode("def\nshort\n"));
     assert.deepEqual(await within(next, 1000, "line after the long one"), {
       done: false,
