@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { COMMAND_USAGE } from "../protocol/commands.ts";
-import { nameProblem } from "../util/sanitize.ts";
+import { nameProblem } from "../protocol/names.ts";
 
 /** Said wherever the client lists its commands: keys leave too. */
 export const LEAVE_KEYS = "Ctrl-D and Ctrl-C leave too";

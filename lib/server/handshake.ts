@@ -17,7 +17,8 @@ import { jsonDialect, parseHello } from "../protocol/json_dialect.ts";
 import { textDialect } from "../protocol/text_dialect.ts";
 import { EXPIRED, within } from "../util/deadline.ts";
 import type { Line } from "../util/line_reader.ts";
-import { nameProblem, sanitize } from "../util/sanitize.ts";
+import { nameProblem } from "../protocol/names.ts";
+import { sanitize } from "../util/sanitize.ts";
 import type { SessionEnd } from "./session_end.ts";
 
 /** Who a client is, as agreed in the handshake. */

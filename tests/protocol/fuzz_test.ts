@@ -12,7 +12,8 @@ import { type Line, type LineReaderOptions, readLines } from "../../lib/util/lin
 import { parseHello, parseJsonRequest } from "../../lib/protocol/json_dialect.ts";
 import type { Request } from "../../lib/protocol/dialect.ts";
 import type { ErrorCode } from "../../lib/protocol/errors.ts";
-import { MAX_NAME_LENGTH, nameProblem, sanitize } from "../../lib/util/sanitize.ts";
+import { MAX_NAME_LENGTH, nameProblem } from "../../lib/protocol/names.ts";
+import { sanitize } from "../../lib/util/sanitize.ts";
 import { parseTextRequest } from "../../lib/protocol/text_dialect.ts";
 import {
   fuzz,
