@@ -1,8 +1,8 @@
 /**
  * What both wire protocols share: the requests a client can make, the
  * errors (their codes are in `errors.ts`) and notices a server can send, and
- * the {@linkcode Dialect} a session speaks them through. The text dialect lives in `text_protocol.ts`,
- * the JSON one in `json_protocol.ts`.
+ * the {@linkcode Dialect} a session speaks them through. The text dialect lives in `text_dialect.ts`,
+ * the JSON one in `json_dialect.ts`.
  *
  * Also here: telling an HTTP request apart from a chat client's first line.
  * This module does no I/O.
