@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import type { RedisConfig } from "../store/redis_connection.ts";
 import { DEFAULT_TRUSTED, parseNetworks } from "./connection_limiter.ts";
+import { parseOrigins } from "./origins.ts";
 
 /** The environment variables the server reads, and nothing else. */
 export const ENV_VARS: readonly string[] = [
@@ -40,6 +41,8 @@ export const ENV_VARS: readonly string[] = [
   "SHUTDOWN_GRACE",
   "LOG_LEVEL",
   "LOG_FORMAT",
+  "WEB_PORT",
+  "ALLOWED_ORIGINS",
 ];
 
 /** The validated server configuration. */
@@ -88,6 +91,10 @@ export interface ServerConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   /** Log lines as text for people or as JSON objects for collectors. */
   logFormat: "text" | "json";
+  /** Port of the browser page and its WebSocket (0: any free port). */
+  webPort: number;
+  /** Origins besides the page's own whose pages may open the WebSocket. */
+  allowedOrigins: string[];
 }
 
 /** A configuration value that cannot be used, with the setting it came from. */
@@ -131,6 +138,8 @@ Options (each overrides the environment variable in brackets):
   --shutdown-grace S    seconds to drain on shutdown       [SHUTDOWN_GRACE, 20]
   --log-level LEVEL     debug, info, warn or error         [LOG_LEVEL, info]
   --log-format FORMAT   text or json                       [LOG_FORMAT, text]
+  --web-port N          browser page and WebSocket port    [WEB_PORT, 8000]
+  --allowed-origins LIST  more origins that may connect    [ALLOWED_ORIGINS, page's own only]
   -h, --help            show this help
 `;
 
@@ -157,6 +166,8 @@ const FLAGS = {
   "shutdown-grace": "SHUTDOWN_GRACE",
   "log-level": "LOG_LEVEL",
   "log-format": "LOG_FORMAT",
+  "web-port": "WEB_PORT",
+  "allowed-origins": "ALLOWED_ORIGINS",
 } as const;
 
 /** What {@linkcode parseConfig} found on the command line besides settings. */
@@ -311,6 +322,11 @@ export function parseConfig(
       shutdownGraceMs: seconds("SHUTDOWN_GRACE", 20, 0, 3600),
       logLevel: choice("LOG_LEVEL", ["info", "debug", "warn", "error"]),
       logFormat: choice("LOG_FORMAT", ["text", "json"]),
+      webPort: int("WEB_PORT", 8000, 0, 65535),
+      allowedOrigins: parseOrigins(
+        text("ALLOWED_ORIGINS", ""),
+        (problem) => new ConfigError(settings.get("ALLOWED_ORIGINS")!.source, problem),
+      ),
     },
   };
 }
