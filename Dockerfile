@@ -3,7 +3,7 @@
 # The chat server as one self-contained binary in a distroless image.
 #
 #   docker build -t chat-server:local .
-#   docker run --rm -p 6000:6000 -p 8080:8080 -e REDIS_HOST=redis.example chat-server:local
+#   docker run --rm -p 6000:6000 -p 8080:8080 -p 8000:8000 -e REDIS_HOST=redis.example chat-server:local
 #
 # The image is meant for Redis mode (REDIS_HOST or REDIS_URL). Without Redis the
 # embedded store writes to /app/data, which belongs to the non-root user; mount a
@@ -16,6 +16,8 @@ COPY deno.json deno.lock server.ts ./
 COPY lib/ ./lib/
 # --frozen: fail rather than resolve a dependency differently from deno.lock.
 RUN deno install --frozen --entrypoint server.ts
+# The browser page (lib/web) is bundled into dist/web, which the binary embeds.
+RUN deno task bundle
 # The permission flags are the `server` task's, word for word
 # (tests/deploy/deploy_test.ts checks this), so the binary may do exactly what
 # `deno task server` may do. Permissions are baked in when compiling: the
@@ -24,9 +26,10 @@ RUN deno install --frozen --entrypoint server.ts
 ARG CHAT_DATA=data
 RUN deno compile --frozen \
     --allow-net \
-    --allow-env=PORT,HOST,HTTP_PORT,REDIS_URL,REDIS_HOST,REDIS_PORT,REDIS_USER,REDIS_PASSWORD,CHAT_DATA,HISTORY_KEY,HISTORY_LIMIT,HISTORY_REPLAY,MAX_LINE_BYTES,HANDSHAKE_TIMEOUT,QUEUE_LIMIT,QUEUE_SOFT_LIMIT,QUEUE_SOFT_SECONDS,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,TRUSTED_NETWORKS,RATE_LIMIT,RATE_BURST,PRESENCE_TTL,SHUTDOWN_GRACE,LOG_LEVEL,LOG_FORMAT \
+    --allow-env=PORT,HOST,HTTP_PORT,WEB_PORT,REDIS_URL,REDIS_HOST,REDIS_PORT,REDIS_USER,REDIS_PASSWORD,CHAT_DATA,HISTORY_KEY,HISTORY_LIMIT,HISTORY_REPLAY,MAX_LINE_BYTES,HANDSHAKE_TIMEOUT,QUEUE_LIMIT,QUEUE_SOFT_LIMIT,QUEUE_SOFT_SECONDS,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,TRUSTED_NETWORKS,ALLOWED_ORIGINS,RATE_LIMIT,RATE_BURST,PRESENCE_TTL,SHUTDOWN_GRACE,LOG_LEVEL,LOG_FORMAT \
     --allow-read="$CHAT_DATA" \
     --allow-write="$CHAT_DATA" \
+    --include dist/web \
     --output /out/chat-server server.ts \
  && mkdir /out/data
 
@@ -55,7 +58,7 @@ COPY --from=build /out/chat-server /app/chat-server
 COPY --from=build --chown=65532:65532 /out/data /app/data
 # Numeric, so Kubernetes can verify runAsNonRoot (it cannot resolve a user name).
 USER 65532:65532
-EXPOSE 6000 8080
+EXPOSE 6000 8080 8000
 # The binary probes its own /healthz: the image has no shell and no curl.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/app/chat-server", "healthcheck"]

@@ -26,6 +26,7 @@ import { RedisPresence } from "./lib/store/redis_presence.ts";
 import { RedisStore } from "./lib/store/redis_store.ts";
 import { ChatServer } from "./lib/server/chat_server.ts";
 import { SqliteStore } from "./lib/store/sqlite_store.ts";
+import { startWebListener, type WebListener } from "./lib/server/web_listener.ts";
 import type { Store } from "./lib/store/store.ts";
 
 async function openStore(
@@ -142,13 +143,35 @@ async function main(): Promise<number> {
     return 1;
   }
   const running = server;
-  const stop = () => void running.shutdown();
+  let web: WebListener;
+  try {
+    web = await startWebListener({
+      hostname: config.host,
+      port: config.webPort,
+      allowedOrigins: config.allowedOrigins,
+      maxLineBytes: config.maxLineBytes,
+      admit: (conn) => running.admit(conn),
+      logger,
+    });
+  } catch (error) {
+    logger.error(
+      `cannot serve the web page on port ${config.webPort}: ${(error as Error).message}`,
+    );
+    await running.shutdown();
+    await Promise.all([store.close(), presence.close(), http.shutdown()]);
+    return 1;
+  }
+  // The web port stops taking sockets at once, so none joins a stopping server.
+  const stop = () => {
+    void web.shutdown();
+    void running.shutdown();
+  };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
   await running.finished;
   Deno.removeSignalListener("SIGTERM", stop);
   Deno.removeSignalListener("SIGINT", stop);
-  await Promise.all([store.close(), presence.close(), http.shutdown()]);
+  await Promise.all([store.close(), presence.close(), http.shutdown(), web.shutdown()]);
   logger.info("stopped");
   return 0;
 }

@@ -19,12 +19,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ["protocol", "ops", "util"],
   server: ["store", "protocol", "ops", "util"],
   client: ["protocol", "util"],
+  web: ["protocol", "util"],
 };
 
 /** The longest a module may grow before it is split by concern. */
 const MAX_LINES = 400;
 
-const ENTRIES = ["server.ts", "client.ts"];
+const ENTRIES = ["server.ts", "client.ts", "lib/web/app.ts"];
 
 interface Dependency {
   code?: { specifier: string };

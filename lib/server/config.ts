@@ -32,6 +32,8 @@ export interface ServerConfig {
   port: number;
   /** Port of the health, readiness and metrics endpoints (0: any free port). */
   httpPort: number;
+  /** Port of the browser page and its WebSocket (0: any free port). */
+  webPort: number;
   /** Redis settings, or `null` for the embedded store. */
   redis: RedisConfig | null;
   /** Directory of the embedded store's database file. */
@@ -58,6 +60,8 @@ export interface ServerConfig {
   maxConnectionsPerIp: number;
   /** Networks exempt from the per-address limit, as CIDR text (`none` for no exemption). */
   trustedNetworks: string;
+  /** Origins besides the page's own whose pages may open the WebSocket. */
+  allowedOrigins: string[];
   /** Messages per second one connection may send, on average. */
   rateLimit: number;
   /** Messages one connection may send at once before the rate limit applies. */
@@ -252,6 +256,7 @@ export function parseConfig(
       host: settings.required("HOST"),
       port: settings.required("PORT"),
       httpPort: settings.required("HTTP_PORT"),
+      webPort: settings.required("WEB_PORT"),
       redis: redisConfig(settings),
       dataDir: settings.required("CHAT_DATA"),
       historyKey,
@@ -265,6 +270,7 @@ export function parseConfig(
       maxConnections: settings.required("MAX_CONNECTIONS"),
       maxConnectionsPerIp: settings.required("MAX_CONNECTIONS_PER_IP"),
       trustedNetworks,
+      allowedOrigins: settings.value("ALLOWED_ORIGINS") ?? [],
       rateLimit: settings.required("RATE_LIMIT"),
       rateBurst: settings.required("RATE_BURST"),
       presenceTtlMs: settings.required("PRESENCE_TTL"),

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { parseOrigins } from "./origins.ts";
+
 /**
  * A setting's text that its parser cannot use; `config.ts` reports
  * it as a `ConfigError` naming where the text came from.
@@ -115,6 +117,14 @@ export const SETTINGS = {
     placeholder: "N",
     default: "8080",
     help: "health, readiness and metrics port (`0`: any free one)",
+    parse: whole(0, 65535),
+  },
+  WEB_PORT: {
+    env: "WEB_PORT",
+    flag: "web-port",
+    placeholder: "N",
+    default: "8000",
+    help: "browser page and its WebSocket (`0`: any free one)",
     parse: whole(0, 65535),
   },
   REDIS_URL: {
@@ -229,6 +239,14 @@ export const SETTINGS = {
     shownDefault: "`127.0.0.0/8,::1/128`",
     help: "CIDRs exempt from the per-address limit; `none` for none",
     parse: text,
+  },
+  ALLOWED_ORIGINS: {
+    env: "ALLOWED_ORIGINS",
+    flag: "allowed-origins",
+    placeholder: "LIST",
+    shownDefault: "the page's own",
+    help: "origins besides the page's own whose pages may open the WebSocket",
+    parse: (raw: string): string[] => parseOrigins(raw, (problem) => new InvalidValue(problem)),
   },
   RATE_LIMIT: {
     env: "RATE_LIMIT",

@@ -228,6 +228,13 @@ Deno.test("the chat server's declared ports are the ones it listens on with its 
   assert.equal(resolvePort(chatContainer, chat.targetPort), chatConfig.port);
   // The per-address connection limit needs the clients' own addresses.
   assert.equal(nodePort.spec!.externalTrafficPolicy, "Local");
+  // The browser page, on its own NodePort; never on the operations port.
+  assert.equal(resolvePort(chatContainer, "web"), chatConfig.webPort);
+  const web = find<IService>("Service", "chat-server-web");
+  assert.equal(web.spec!.type, "NodePort");
+  assert.equal(web.spec!.ports![0].nodePort, 30080);
+  assert.equal(resolvePort(chatContainer, web.spec!.ports![0].targetPort), chatConfig.webPort);
+  assert.notEqual(chatConfig.webPort, chatConfig.httpPort);
   const http = find<IService>("Service", "chat-server-http");
   assert.equal(http.spec!.type ?? "ClusterIP", "ClusterIP");
   assert.equal(resolvePort(chatContainer, http.spec!.ports![0].targetPort), chatConfig.httpPort);
@@ -465,7 +472,10 @@ Deno.test("Compose publishes the ports the chat server listens on", () => {
   const containerPorts = (chatService.ports ?? []).map((mapping) =>
     Number(mapping.replace(/\/tcp$/, "").split(":").at(-1))
   );
-  assert.deepEqual(containerPorts.sort(), [composeConfig.port, composeConfig.httpPort].sort());
+  assert.deepEqual(
+    containerPorts.sort(),
+    [composeConfig.port, composeConfig.httpPort, composeConfig.webPort].sort(),
+  );
 });
 
 Deno.test("Compose keeps Redis's append-only file on a named volume and gives the password to both services", () => {
@@ -561,7 +571,7 @@ Deno.test("the image runs as a numeric non-root user, exposes the server's ports
   assert.ok(Number.isInteger(uid) && uid > 0, `USER ${user}: numeric and not root`);
   const defaults = serverConfig({});
   const exposed = instructions(finalStage, "EXPOSE").flatMap(args).map(Number);
-  assert.deepEqual(exposed.sort(), [defaults.port, defaults.httpPort].sort());
+  assert.deepEqual(exposed.sort(), [defaults.port, defaults.httpPort, defaults.webPort].sort());
 
   const [healthcheck] = instructions(finalStage, "HEALTHCHECK");
   const command = /^CMD\s+(\[.*\])$/s.exec(healthcheck.getArgumentsContent()!.trim());
@@ -578,7 +588,8 @@ async function localModules(entry: string): Promise<string[]> {
   while (pending.length > 0) {
     const url = pending.pop()!;
     const path = url.pathname.slice(ROOT.pathname.length);
-    if (found.has(path)) continue;
+    // Build output (the bundled page): made by a RUN in the image, not copied.
+    if (found.has(path) || path.startsWith("dist/")) continue;
     found.add(path);
     const source = await Deno.readTextFile(url);
     for (const [, specifier] of source.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {

@@ -36,7 +36,8 @@ function compileFlags(output: string): { flags: string[]; entry: string } {
   assert.deepEqual(command.slice(0, 2), ["deno", "compile"]);
   const at = command.indexOf("--output");
   assert.equal(command[at + 1], `dist/${output}`);
-  const rest = command.slice(2).filter((_, i) => i + 2 !== at && i + 2 !== at + 1);
+  const rest = command.slice(2).filter((_, i) => i + 2 !== at && i + 2 !== at + 1)
+    .filter((word, i, words) => word !== "--include" && words[i - 1] !== "--include");
   return { flags: rest.slice(0, -1), entry: rest.at(-1)! };
 }
 
@@ -61,6 +62,13 @@ async function findRuntime(): Promise<string | null> {
 }
 
 const runtime = await findRuntime();
+
+Deno.test("compile task: the server embeds the bundled page, and the task bundles it first", () => {
+  const command = tasks.compile.split("&&").map((part) => part.trim().split(/\s+/))
+    .find((words) => words.includes("dist/chat-server"))!;
+  assert.equal(command[command.indexOf("--include") + 1], "dist/web");
+  assert.ok(tasks.compile.startsWith("deno task bundle && "));
+});
 
 Deno.test("compile task: the server gets exactly the server task's flags", () => {
   const server = tasks.server.split(/\s+/);

@@ -87,8 +87,15 @@ export class ServerProcess {
         : ["run", ...await serverTaskFlags(dataDir), "server.ts", ...options.args ?? []],
       cwd: ROOT,
       clearEnv: true,
-      // HTTP_PORT 0: any free port, read back from the log (see httpPort).
-      env: { ...baseEnv(), PORT: String(port), HTTP_PORT: "0", CHAT_DATA: dataDir, ...options.env },
+      // HTTP_PORT and WEB_PORT 0: any free port, read back from the log (see httpPort).
+      env: {
+        ...baseEnv(),
+        PORT: String(port),
+        HTTP_PORT: "0",
+        WEB_PORT: "0",
+        CHAT_DATA: dataDir,
+        ...options.env,
+      },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
