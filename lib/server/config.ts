@@ -22,6 +22,10 @@ export const ENV_VARS: readonly string[] = [
   "REDIS_PORT",
   "REDIS_USER",
   "REDIS_PASSWORD",
+  "REDIS_SENTINELS",
+  "REDIS_SENTINEL_MASTER",
+  "REDIS_CLUSTER_NODES",
+  "REDIS_MIN_REPLICAS_ACK",
   "CHAT_DATA",
   "HISTORY_KEY",
   "HISTORY_LIMIT",
@@ -110,7 +114,9 @@ Options (each overrides the environment variable in brackets):
   --host ADDR           address to bind                    [HOST, 0.0.0.0]
   --http-port N         health, readiness, metrics port    [HTTP_PORT, 8080]
   --redis-url URL       use Redis at URL                   [REDIS_URL]
-                        (or REDIS_HOST, REDIS_PORT, REDIS_USER, REDIS_PASSWORD)
+                        (or REDIS_HOST, REDIS_PORT, REDIS_USER, REDIS_PASSWORD;
+                        REDIS_SENTINELS + REDIS_SENTINEL_MASTER for Sentinel,
+                        REDIS_CLUSTER_NODES for Cluster, REDIS_MIN_REPLICAS_ACK)
   --data DIR            embedded store directory           [CHAT_DATA, data]
   --history-key NAME    Redis list holding the history     [HISTORY_KEY, chat_history]
   --history-limit N     messages kept                      [HISTORY_LIMIT, 10000]
@@ -329,10 +335,57 @@ function parseInteger(source: string, raw: string, min: number, max: number): nu
 function redisConfig(
   settings: Map<string, { source: string; raw: string }>,
 ): RedisConfig | null {
+  // Sentinel and Cluster: seed lists instead of one address.
+  const seeds = (name: string) => {
+    const setting = settings.get(name);
+    if (!setting) return undefined;
+    return setting.raw.split(",").map((part) => {
+      const match = part.trim().match(/^([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(\d+)$/);
+      const port = match ? Number(match[2]) : 0;
+      if (!match || port < 1 || port > 65535) {
+        throw new ConfigError(setting.source, `expected host:port[,host:port...], got "${part}"`);
+      }
+      return { host: match[1].replace(/^\[|\]$/g, ""), port };
+    });
+  };
+  const sentinels = seeds("REDIS_SENTINELS");
+  const clusterNodes = seeds("REDIS_CLUSTER_NODES");
+  const ack = settings.get("REDIS_MIN_REPLICAS_ACK");
+  const minReplicasAck = ack ? parseInteger(ack.source, ack.raw, 0, 100) : 0;
+  const master = settings.get("REDIS_SENTINEL_MASTER");
+  if (sentinels && clusterNodes) {
+    throw new ConfigError("REDIS_CLUSTER_NODES", "cannot be used together with REDIS_SENTINELS");
+  }
+  if (master && !sentinels) {
+    throw new ConfigError(master.source, "is set but REDIS_SENTINELS is not");
+  }
+  for (const name of ["REDIS_URL", "REDIS_HOST", "REDIS_PORT"]) {
+    const setting = settings.get(name);
+    if (setting && (sentinels || clusterNodes)) {
+      throw new ConfigError(
+        setting.source,
+        "cannot be used with REDIS_SENTINELS or REDIS_CLUSTER_NODES",
+      );
+    }
+  }
+  if (sentinels || clusterNodes) {
+    const name = master?.raw.trim() ?? "mymaster";
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) {
+      throw new ConfigError(master!.source, `"${name}" is not a master name`);
+    }
+    const list = (sentinels ?? clusterNodes)!.map((n) => `${n.host}:${n.port}`).join(",");
+    return {
+      url: sentinels ? `redis-sentinel://${list}/${name}` : `redis-cluster://${list}`,
+      username: settings.get("REDIS_USER")?.raw,
+      password: settings.get("REDIS_PASSWORD")?.raw,
+      ...(sentinels ? { sentinels, sentinelMaster: name } : { clusterNodes }),
+      minReplicasAck,
+    };
+  }
   const url = settings.get("REDIS_URL");
   const host = settings.get("REDIS_HOST");
   if (!url && !host) {
-    for (const name of ["REDIS_PORT", "REDIS_USER", "REDIS_PASSWORD"]) {
+    for (const name of ["REDIS_PORT", "REDIS_USER", "REDIS_PASSWORD", "REDIS_MIN_REPLICAS_ACK"]) {
       const setting = settings.get(name);
       if (setting) {
         throw new ConfigError(
@@ -382,5 +435,6 @@ function redisConfig(
   const password = settings.get("REDIS_PASSWORD")?.raw ?? decode(parsed.password);
   parsed.username = "";
   parsed.password = "";
-  return { url: parsed.toString().replace(/\/$/, ""), username, password };
+  const address = parsed.toString().replace(/\/$/, "");
+  return { url: address, username, password, ...(minReplicasAck ? { minReplicasAck } : {}) };
 }

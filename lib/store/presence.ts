@@ -18,6 +18,8 @@
  * | `P`        | sorted set | member: folded name; score: expiry, Redis time in ms        |
  * | `P:owners` | hash       | folded name -> `{"owner":"<connection id>","name":"Alice"}` |
  *
+ * In a Redis Cluster the hash is `{P}:owners`, so both keys share a slot.
+ *
  * Both keys change together in small Lua scripts, which read the clock with
  * Redis `TIME`, so replicas whose clocks disagree cannot expire each other's
  * claims early. Every script first deletes the claims that have expired.
@@ -29,12 +31,7 @@
  */
 
 import type { Logger } from "../ops/log.ts";
-import {
-  createRedisClient,
-  RedisCalls,
-  type RedisClient,
-  type RedisConfig,
-} from "./redis_connection.ts";
+import { RedisCalls, type RedisConfig, RedisLink } from "./redis_connection.ts";
 
 /** One connection's claim on a name. */
 export interface Claim {
@@ -281,16 +278,17 @@ const REFRESH_BATCH = 500;
  * ```
  */
 export class RedisPresence implements Presence {
-  readonly #client: RedisClient;
+  readonly #link: RedisLink;
   readonly #options: RedisPresenceOptions;
   readonly #keys: string[];
   readonly #calls: RedisCalls;
 
-  private constructor(client: RedisClient, options: RedisPresenceOptions) {
-    this.#client = client;
+  private constructor(link: RedisLink, options: RedisPresenceOptions) {
+    this.#link = link;
     this.#options = options;
-    this.#keys = [options.key, `${options.key}:owners`];
-    this.#calls = new RedisCalls(client, {
+    const owners = link.cluster ? `{${options.key}}:owners` : `${options.key}:owners`;
+    this.#keys = [options.key, owners];
+    this.#calls = new RedisCalls(link, {
       label: "Redis presence",
       timeoutMs: options.commandTimeoutMs ?? 5_000,
     });
@@ -306,13 +304,12 @@ export class RedisPresence implements Presence {
     if (!(Number.isSafeInteger(options.ttlMs) && options.ttlMs > 0)) {
       throw new RangeError(`presence ttlMs must be a whole number above 0, got ${options.ttlMs}`);
     }
-    const client = createRedisClient({
+    const link = await RedisLink.connect({
       redis: options.redis,
       role: "presence",
       logger: options.logger,
     });
-    await client.connect();
-    return new RedisPresence(client, options);
+    return new RedisPresence(link, options);
   }
 
   /** @throws {StoreUnavailableError} */
@@ -357,11 +354,7 @@ export class RedisPresence implements Presence {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.#client.close();
-    } catch {
-      this.#client.destroy();
-    }
+    await this.#link.close();
   }
 
   /** Runs a script by its SHA-1, loading it when Redis does not know it (yet, or after a restart). */
