@@ -185,7 +185,7 @@ function createBackend(options: RedisLinkOptions) {
       name: redis.sentinelMaster ?? "mymaster",
       sentinelRootNodes: redis.sentinels,
       nodeClientOptions: node,
-      sentinelClientOptions: { socket },
+      sentinelClientOptions: { maintNotifications: "disabled", socket },
       // Never resend a command whose connection broke: it may have run.
       maxCommandRediscovers: 0,
       scanInterval: 1_000,
