@@ -127,6 +127,8 @@ export class ServerMetrics {
   readonly storeErrors: Counter;
   /** `chat_store_reconnects_total`: store connections restored after a loss. */
   readonly storeReconnects: Counter;
+  /** `chat_store_failovers_total`: new Redis masters followed after a Sentinel failover. */
+  readonly storeFailovers: Counter;
   /** `chat_store_append_seconds`: how long a successful append took. */
   readonly storeAppendSeconds: Histogram;
 
@@ -180,6 +182,10 @@ export class ServerMetrics {
     this.storeReconnects = r.counter({
       name: "chat_store_reconnects_total",
       help: "Chat store connections restored after being lost.",
+    });
+    this.storeFailovers = r.counter({
+      name: "chat_store_failovers_total",
+      help: "New Redis masters followed after a Sentinel failover.",
     });
     this.storeAppendSeconds = r.histogram({
       name: "chat_store_append_seconds",

@@ -282,10 +282,48 @@ export function parseConfig(
 }
 
 function redisConfig(settings: Settings): RedisConfig | null {
+  const sentinels = settings.value("REDIS_SENTINELS");
+  const clusterNodes = settings.value("REDIS_CLUSTER_NODES");
+  const minReplicasAck = settings.value("REDIS_MIN_REPLICAS_ACK") ?? 0;
+  if (sentinels && clusterNodes) {
+    throw new ConfigError("REDIS_CLUSTER_NODES", "cannot be used together with REDIS_SENTINELS");
+  }
+  if (settings.isSet("REDIS_SENTINEL_MASTER") && !sentinels) {
+    throw new ConfigError(
+      settings.source("REDIS_SENTINEL_MASTER"),
+      "is set but REDIS_SENTINELS is not",
+    );
+  }
+  if (sentinels || clusterNodes) {
+    for (const name of ["REDIS_URL", "REDIS_HOST", "REDIS_PORT"] as const) {
+      if (settings.isSet(name)) {
+        throw new ConfigError(
+          settings.source(name),
+          "cannot be used with REDIS_SENTINELS or REDIS_CLUSTER_NODES",
+        );
+      }
+    }
+    const master = settings.value("REDIS_SENTINEL_MASTER") ?? "mymaster";
+    const list = (sentinels ?? clusterNodes)!.map((n) => `${n.host}:${n.port}`).join(",");
+    return {
+      url: sentinels ? `redis-sentinel://${list}/${master}` : `redis-cluster://${list}`,
+      username: settings.value("REDIS_USER"),
+      password: settings.value("REDIS_PASSWORD"),
+      ...(sentinels ? { sentinels, sentinelMaster: master } : { clusterNodes }),
+      minReplicasAck,
+    };
+  }
   const url = settings.value("REDIS_URL");
   const host = settings.value("REDIS_HOST");
   if (url === undefined && host === undefined) {
-    for (const name of ["REDIS_PORT", "REDIS_USER", "REDIS_PASSWORD"] as const) {
+    for (
+      const name of [
+        "REDIS_PORT",
+        "REDIS_USER",
+        "REDIS_PASSWORD",
+        "REDIS_MIN_REPLICAS_ACK",
+      ] as const
+    ) {
       if (settings.isSet(name)) {
         throw new ConfigError(
           settings.source(name),
@@ -338,5 +376,6 @@ function redisConfig(settings: Settings): RedisConfig | null {
   const password = settings.value("REDIS_PASSWORD") ?? decode(parsed.password);
   parsed.username = "";
   parsed.password = "";
-  return { url: parsed.toString().replace(/\/$/, ""), username, password };
+  const address = parsed.toString().replace(/\/$/, "");
+  return { url: address, username, password, ...(minReplicasAck ? { minReplicasAck } : {}) };
 }

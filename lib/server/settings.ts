@@ -85,6 +85,31 @@ function oneOf<T extends string>(...choices: T[]): (raw: string) => T {
 
 const text = (raw: string): string => raw;
 
+/** One Redis node of a seed list. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+function hostPorts(raw: string): HostPort[] {
+  return raw.split(",").map((part) => {
+    const match = part.trim().match(/^([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(\d+)$/);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      throw new InvalidValue(`expected host:port[,host:port...], got "${part}"`);
+    }
+    return { host: match[1].replace(/^\[|\]$/g, ""), port };
+  });
+}
+
+function masterName(raw: string): string {
+  const name = raw.trim();
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) {
+    throw new InvalidValue(`"${name}" is not a master name`);
+  }
+  return name;
+}
+
 function historyKey(raw: string): string {
   if (!/^[A-Za-z0-9_:.-]{1,200}$/.test(raw)) {
     throw new InvalidValue(`expected 1-200 letters, digits or _:.- characters, got "${raw}"`);
@@ -143,6 +168,28 @@ export const SETTINGS = {
   },
   REDIS_USER: { env: "REDIS_USER", help: "Redis ACL user", parse: text },
   REDIS_PASSWORD: { env: "REDIS_PASSWORD", help: "Redis password (never logged)", parse: text },
+  REDIS_SENTINELS: {
+    env: "REDIS_SENTINELS",
+    help: "Sentinels as `host:port,...`: find the master through them",
+    parse: hostPorts,
+  },
+  REDIS_SENTINEL_MASTER: {
+    env: "REDIS_SENTINEL_MASTER",
+    shownDefault: "`mymaster`",
+    help: "the master's name in the Sentinel configuration",
+    parse: masterName,
+  },
+  REDIS_CLUSTER_NODES: {
+    env: "REDIS_CLUSTER_NODES",
+    help: "Redis Cluster seed nodes as `host:port,...`",
+    parse: hostPorts,
+  },
+  REDIS_MIN_REPLICAS_ACK: {
+    env: "REDIS_MIN_REPLICAS_ACK",
+    shownDefault: "0 (off)",
+    help: "replicas that must have a message before it is receipted",
+    parse: whole(0, 100),
+  },
   CHAT_DATA: {
     env: "CHAT_DATA",
     flag: "data",

@@ -1,83 +1,233 @@
 /**
- * What every Redis connection of the server has in common: how it connects
- * and reconnects (backoff with jitter, each failure logged, no hidden offline
- * queue), and how a call is bounded in time and turned into a
+ * What every Redis connection of the server has in common: how it reaches
+ * Redis (one server, a master found through Sentinel, or a Cluster), how it
+ * connects and reconnects (backoff with jitter, each failure logged, no
+ * hidden offline queue), and how a call is bounded in time and turned into a
  * {@linkcode StoreUnavailableError} when Redis cannot answer.
  *
  * It knows no keys and no data layout; `redis_store.ts` and `redis_presence.ts` do.
+ * It never retries a command that may have run: after a lost connection the
+ * caller hears that the outcome is unknown.
  *
  * @module
  */
 
-import { createClient } from "redis";
+import { createClient, createCluster, createSentinel } from "redis";
 import type { Logger } from "../ops/log.ts";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
-import { EXPIRED, within } from "../util/deadline.ts";
+import { EXPIRED, sleep, within } from "../util/deadline.ts";
 import { StoreUnavailableError } from "./store.ts";
+
+/** A Redis server's address. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
 
 /** Where and how to reach Redis. The password is never logged. */
 export interface RedisConfig {
-  /** `redis://` or `rediss://` URL, without credentials. */
+  /**
+   * `redis://` or `rediss://` URL, without credentials. With Sentinel or
+   * Cluster it only names the deployment in log lines.
+   */
   url: string;
   username?: string;
   password?: string;
+  /** Sentinels to ask for the master named {@linkcode sentinelMaster}. */
+  sentinels?: RedisNode[];
+  /** The master's name in the Sentinel configuration (default `mymaster`). */
+  sentinelMaster?: string;
+  /** Seed nodes of a Redis Cluster. */
+  clusterNodes?: RedisNode[];
+  /** Replicas that must acknowledge each append (`WAIT`); 0 or absent: off. */
+  minReplicasAck?: number;
 }
 
-/** A node-redis client. */
-export type RedisClient = ReturnType<typeof createClient>;
-
-/** Options for {@linkcode createRedisClient}. */
-export interface RedisClientOptions {
+/** Options for {@linkcode RedisLink.connect}. */
+export interface RedisLinkOptions {
   redis: RedisConfig;
   /** What the connection is for, in log lines: "command", "subscriber", "presence". */
   role: string;
   logger: Logger;
-  /** Called each time the connection is restored after a loss. */
+  /** Called each time the connection is restored after a loss, or moved to a new master. */
   onRestored?: () => void;
+  /** Called each time Sentinel reports a new master after the first one. */
+  onFailover?: () => void;
 }
 
 /** From 50-100 ms after the first failure, doubling up to 2.5-5 s. */
-const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
+const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
+
+type Backend = ReturnType<typeof createBackend>;
 
 /**
- * Creates (but does not connect) a client that reconnects forever, waiting
- * up to 5 s between tries. Commands fail at once while it is disconnected:
- * a sender must hear that its message was not stored, not wait in a queue.
+ * One logical connection to Redis, whatever its topology. In a Cluster,
+ * commands are routed by the key given to {@linkcode send}, and Pub/Sub is
+ * sharded (`SSUBSCRIBE`), so fan-out stays on the key's shard.
+ *
+ * @example
+ * ```ts
+ * const link = await RedisLink.connect({ redis: { url }, role: "command", logger });
+ * await link.send("k", ["SET", "k", "v"]);
+ * ```
  */
-export function createRedisClient(options: RedisClientOptions): RedisClient {
-  const { redis, role, logger } = options;
-  const client = createClient({
-    url: redis.url,
-    username: redis.username,
-    password: redis.password,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 5_000,
-      // node-redis counts retries from 0; backoffDelay counts attempts from 1.
-      reconnectStrategy: (retries: number, cause: Error) => {
-        const delay = Math.round(backoffDelay(retries + 1, RECONNECT_BACKOFF));
+export class RedisLink {
+  /** Whether Redis is a Cluster (so Pub/Sub is sharded and keys are routed). */
+  readonly cluster: boolean;
+  readonly #backend: Backend;
+
+  private constructor(backend: Backend) {
+    this.#backend = backend;
+    this.cluster = backend.kind === "cluster";
+  }
+
+  /**
+   * Connects, waiting (with backoff, logging each failure) until Redis
+   * answers. The connection keeps reconnecting by itself afterwards.
+   */
+  static async connect(options: RedisLinkOptions): Promise<RedisLink> {
+    const { redis, role, logger } = options;
+    for (let attempt = 1;; attempt++) {
+      const backend = createBackend(options);
+      try {
+        await backend.client.connect();
+        return new RedisLink(backend);
+      } catch (error) {
+        backend.client.destroy();
+        const delay = Math.round(backoffDelay(attempt, RECONNECT));
         logger.warn("Redis connection failed; retrying", {
           role,
           url: redis.url,
-          reason: cause.message,
+          reason: (error as Error).message,
           retryMs: delay,
         });
-        return delay;
-      },
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Whether commands can be sent now. */
+  get ready(): boolean {
+    return this.#backend.client.isReady;
+  }
+
+  /**
+   * Sends one command. `key` is the key (or shard channel) it touches, which
+   * routes it in a Cluster; it is ignored elsewhere.
+   */
+  send<T>(key: string | undefined, args: string[]): Promise<T> {
+    const backend = this.#backend;
+    switch (backend.kind) {
+      case "client":
+        return backend.client.sendCommand(args) as Promise<T>;
+      case "sentinel":
+        return backend.client.sendCommand(false, args) as Promise<T>;
+      default:
+        return backend.client.sendCommand(key, false, args) as Promise<T>;
+    }
+  }
+
+  /**
+   * Delivers every message on `channel` to `listener`: with `SSUBSCRIBE` in a
+   * Cluster (on the channel's shard), with `SUBSCRIBE` elsewhere.
+   */
+  async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
+    const backend = this.#backend;
+    if (backend.kind === "cluster") await backend.client.sSubscribe(channel, listener);
+    else await backend.client.subscribe(channel, listener);
+  }
+
+  /** Closes the connection, dropping it when it cannot close cleanly. */
+  async close(): Promise<void> {
+    try {
+      await this.#backend.client.close();
+    } catch {
+      this.#backend.client.destroy();
+    }
+  }
+}
+
+/** A node-redis client, Sentinel or Cluster object, by the settings in `options.redis`. */
+function createBackend(options: RedisLinkOptions) {
+  const { redis, role, logger } = options;
+  const socket = {
+    connectTimeout: 5_000,
+    // node-redis counts retries from 0; backoffDelay counts attempts from 1.
+    reconnectStrategy: (retries: number, cause: Error) => {
+      const delay = Math.round(backoffDelay(retries + 1, RECONNECT));
+      logger.warn("Redis connection failed; retrying", {
+        role,
+        url: redis.url,
+        reason: cause.message,
+        retryMs: delay,
+      });
+      return delay;
     },
-  });
+  };
+  // Commands fail at once while disconnected: a sender must hear that its
+  // message was not stored, not wait in a queue.
+  const node = {
+    username: redis.username,
+    password: redis.password,
+    disableOfflineQueue: true,
+    // Redis Enterprise's maintenance notices: unknown to open-source Redis,
+    // and their debug switch would read environment variables we do not grant.
+    maintNotifications: "disabled" as const,
+    socket,
+  };
   let ready = false;
-  client.on("error", () => {
-    // Reported once per attempt by the reconnect strategy above.
-  });
-  client.on("ready", () => {
+  const restored = () => {
     if (ready) {
       logger.info("Redis connection restored", { role, url: redis.url });
       options.onRestored?.();
     }
     ready = true;
-  });
-  return client;
+  };
+  const ignore = () => {
+    // Reported once per attempt by the reconnect strategy above.
+  };
+  if (redis.sentinels?.length) {
+    const client = createSentinel({
+      name: redis.sentinelMaster ?? "mymaster",
+      sentinelRootNodes: redis.sentinels,
+      nodeClientOptions: node,
+      sentinelClientOptions: { maintNotifications: "disabled", socket },
+      // Never resend a command whose connection broke: it may have run.
+      maxCommandRediscovers: 0,
+      scanInterval: 1_000,
+    });
+    let master: string | undefined;
+    client.on("error", ignore);
+    client.on("client-error", ignore);
+    client.on("ready", restored);
+    client.on("topology-change", (event: { type: string; node?: RedisNode }) => {
+      if (event.type !== "MASTER_CHANGE" || !event.node) return;
+      const now = `${event.node.host}:${event.node.port}`;
+      if (master !== undefined && master !== now) {
+        logger.warn("Redis connection follows a new master", { role, master: now });
+        options.onFailover?.();
+      }
+      master = now;
+    });
+    return { kind: "sentinel" as const, client };
+  }
+  if (redis.clusterNodes?.length) {
+    const client = createCluster({
+      rootNodes: redis.clusterNodes.map((seed) => ({ socket: { ...seed } })),
+      defaults: node,
+    });
+    client.on("error", ignore);
+    client.on("node-error", ignore);
+    client.on("node-ready", () => {
+      if (client.isReady) restored();
+    });
+    client.on("connect", () => ready = true);
+    return { kind: "cluster" as const, client };
+  }
+  const client = createClient({ url: redis.url, ...node });
+  client.on("error", ignore);
+  client.on("ready", restored);
+  return { kind: "client" as const, client };
 }
 
 /** Redis did not answer a call in time; the cause of a {@linkcode StoreUnavailableError}. */
@@ -89,17 +239,17 @@ export class CallTimeoutError extends Error {
 }
 
 /**
- * Runs calls on one client with a deadline, and Lua scripts by their hash
+ * Runs calls on one link with a deadline, and Lua scripts by their hash
  * (loading them again after Redis lost its script cache).
  *
  * @example
  * ```ts
- * const calls = new RedisCalls(client, { label: "Redis", timeoutMs: 5_000 });
+ * const calls = new RedisCalls(link, { label: "Redis", timeoutMs: 5_000 });
  * const n = await calls.script("return #KEYS", ["a", "b"], []); // 2
  * ```
  */
 export class RedisCalls {
-  readonly #client: RedisClient;
+  readonly #link: RedisLink;
   readonly #label: string;
   readonly #timeoutMs: number;
   readonly #onError: (() => void) | undefined;
@@ -109,10 +259,10 @@ export class RedisCalls {
    * @param options `label` starts error messages; `onError` counts failures.
    */
   constructor(
-    client: RedisClient,
+    link: RedisLink,
     options: { label: string; timeoutMs: number; onError?: () => void },
   ) {
-    this.#client = client;
+    this.#link = link;
     this.#label = options.label;
     this.#timeoutMs = options.timeoutMs;
     this.#onError = options.onError;
@@ -137,8 +287,18 @@ export class RedisCalls {
   }
 
   /**
+   * Sends one command within the deadline; `key` routes it in a Cluster.
+   *
+   * @throws {StoreUnavailableError}
+   */
+  send<T>(key: string | undefined, args: string[]): Promise<T> {
+    return this.call(() => this.#link.send<T>(key, args));
+  }
+
+  /**
    * Runs a Lua script with EVALSHA, falling back to EVAL when Redis does not
-   * have it (after a restart or SCRIPT FLUSH).
+   * have it (after a restart or SCRIPT FLUSH). In a Cluster every key must be
+   * in one slot; the first routes the call.
    *
    * @throws {StoreUnavailableError}
    */
@@ -149,13 +309,12 @@ export class RedisCalls {
       sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
       this.#shas.set(script, sha);
     }
-    const hash = sha;
-    const options = { keys, arguments: args };
+    const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await this.call(() => this.#client.evalSha(hash, options));
+      return await this.send(keys[0], ["EVALSHA", sha, ...tail]);
     } catch (error) {
       if (!String((error as Error).cause ?? "").includes("NOSCRIPT")) throw error;
-      return await this.call(() => this.#client.eval(script, options));
+      return await this.send(keys[0], ["EVAL", script, ...tail]);
     }
   }
 }

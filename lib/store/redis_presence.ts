@@ -21,12 +21,7 @@
 
 import type { Logger } from "../ops/log.ts";
 import { type Claim, foldName, type Presence, sortNames } from "./presence.ts";
-import {
-  createRedisClient,
-  RedisCalls,
-  type RedisClient,
-  type RedisConfig,
-} from "./redis_connection.ts";
+import { RedisCalls, type RedisConfig, RedisLink } from "./redis_connection.ts";
 
 /** Options for {@linkcode RedisPresence.connect}. */
 export interface RedisPresenceOptions {
@@ -143,16 +138,18 @@ const REFRESH_BATCH = 500;
  * ```
  */
 export class RedisPresence implements Presence {
-  readonly #client: RedisClient;
+  readonly #link: RedisLink;
   readonly #options: RedisPresenceOptions;
   readonly #keys: string[];
   readonly #calls: RedisCalls;
 
-  private constructor(client: RedisClient, options: RedisPresenceOptions) {
-    this.#client = client;
+  private constructor(link: RedisLink, options: RedisPresenceOptions) {
+    this.#link = link;
     this.#options = options;
-    this.#keys = [options.key, `${options.key}:owners`];
-    this.#calls = new RedisCalls(client, {
+    // In a Cluster both keys must share a slot.
+    const owners = link.cluster ? `{${options.key}}:owners` : `${options.key}:owners`;
+    this.#keys = [options.key, owners];
+    this.#calls = new RedisCalls(link, {
       label: "Redis presence",
       timeoutMs: options.commandTimeoutMs ?? 5_000,
     });
@@ -168,13 +165,12 @@ export class RedisPresence implements Presence {
     if (!(Number.isSafeInteger(options.ttlMs) && options.ttlMs > 0)) {
       throw new RangeError(`presence ttlMs must be a whole number above 0, got ${options.ttlMs}`);
     }
-    const client = createRedisClient({
+    const link = await RedisLink.connect({
       redis: options.redis,
       role: "presence",
       logger: options.logger,
     });
-    await client.connect();
-    return new RedisPresence(client, options);
+    return new RedisPresence(link, options);
   }
 
   /** @throws {StoreUnavailableError} */
@@ -219,11 +215,7 @@ export class RedisPresence implements Presence {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.#client.close();
-    } catch {
-      this.#client.destroy();
-    }
+    await this.#link.close();
   }
 }
 

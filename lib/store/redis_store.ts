@@ -3,11 +3,18 @@
  * that any number of server replicas share one room.
  *
  * Keys, given the history key `K` (default `chat_history`, the old service's
- * list): `K` is the list, appended with RPUSH as before; `K:seq` is the id
- * counter; `K:events` is the Pub/Sub channel. One Lua script assigns the id,
- * appends, trims and publishes, so list order, id order and publish order are
- * the same. Entries that are not this service's JSON (the old service's
+ * list): `K` is the list, appended with RPUSH as before; `{K}:seq` is the id
+ * counter, named with `K` as hash tag so that a Redis Cluster keeps every key
+ * of one history in one slot (room is left for `{K}:epoch`). The Pub/Sub
+ * channel is `K:events` (PUBLISH, as older replicas use), or `{K}:events`
+ * with sharded Pub/Sub (SPUBLISH) in a Cluster. One Lua script assigns the
+ * id, appends, trims and publishes, so list order, id order and publish order
+ * are the same. Entries that are not this service's JSON (the old service's
  * `[user]: text` strings) are replayed as they are.
+ *
+ * The counter used to be `K:seq`. At start it is merged into `{K}:seq` and
+ * deleted; while older replicas still write `K:seq` (a rolling update), the
+ * append script keeps both counters in step so no id is issued twice.
  *
  * The subscription delivers messages in id order with none missing: after a
  * dropped connection, or whenever an id is skipped, the missing messages are
@@ -19,15 +26,16 @@
  * @module
  */
 
-import {
-  createRedisClient,
-  RedisCalls,
-  type RedisClient,
-  type RedisConfig,
-} from "./redis_connection.ts";
+import { RedisCalls, type RedisConfig, RedisLink } from "./redis_connection.ts";
 import type { LogFields, Logger } from "../ops/log.ts";
 import { sleep } from "../util/deadline.ts";
-import { type HistorySnapshot, type Store, type StoreMetrics } from "./store.ts";
+import { APPEND, HISTORY, MIGRATE, RAISE, SINCE } from "./history_scripts.ts";
+import {
+  type HistorySnapshot,
+  type Store,
+  type StoreMetrics,
+  StoreUnavailableError,
+} from "./store.ts";
 import {
   type ChatEvent,
   type ChatMessage,
@@ -51,52 +59,23 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// KEYS: list, counter. ARGV: the entry's fields as JSON without the opening
-// brace, channel, retention, origin as a JSON string.
-const APPEND = `
-local id = redis.call('INCR', KEYS[2])
-if id == 1 then
-  -- A lost or new counter must never reissue ids still in the list.
-  local last = redis.call('LINDEX', KEYS[1], -1)
-  if last then
-    local ok, entry = pcall(cjson.decode, last)
-    if ok and type(entry) == 'table' and type(entry.id) == 'number' and entry.id >= id then
-      id = entry.id + 1
-      redis.call('SET', KEYS[2], id)
-    end
-  end
-end
-redis.call('RPUSH', KEYS[1], '{"id":' .. id .. ',' .. ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('PUBLISH', ARGV[2], '{"type":"message","origin":' .. ARGV[4] .. ',"id":' .. id .. ',' .. ARGV[1])
-return id
-`;
-
-// KEYS: list, counter. ARGV: the last id already delivered. Returns the
-// counter and every entry newer than that id (ids are consecutive at the tail).
-const SINCE = `
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-local count = seq - tonumber(ARGV[1])
-if count <= 0 then return {seq, {}} end
-return {seq, redis.call('LRANGE', KEYS[1], -count, -1)}
-`;
-
 /** History and fan-out in Redis. Create it with {@linkcode RedisStore.connect}. */
 export class RedisStore implements Store {
   readonly description: string;
-  readonly #commands: RedisClient;
-  readonly #subscriber: RedisClient;
+  readonly #commands: RedisLink;
+  readonly #subscriber: RedisLink;
   readonly #options: RedisStoreOptions;
-  readonly #keys: { list: string; seq: string; channel: string };
+  readonly #keys: { list: string; seq: string; oldSeq: string; channel: string };
   readonly #calls: RedisCalls;
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
   #catchingUp = false;
+  #subscribed = false;
   #backlog: ChatEvent[] = [];
   /** Aborted by {@linkcode close}, ending any wait for Redis in progress. */
   readonly #closing = new AbortController();
 
-  private constructor(commands: RedisClient, subscriber: RedisClient, options: RedisStoreOptions) {
+  private constructor(commands: RedisLink, subscriber: RedisLink, options: RedisStoreOptions) {
     this.#commands = commands;
     this.#subscriber = subscriber;
     this.#options = options;
@@ -106,26 +85,54 @@ export class RedisStore implements Store {
       onError: () => options.metrics?.storeErrors.inc(),
     });
     const key = options.historyKey;
-    this.#keys = { list: key, seq: `${key}:seq`, channel: `${key}:events` };
+    this.#keys = {
+      list: key,
+      seq: `{${key}}:seq`,
+      oldSeq: `${key}:seq`,
+      channel: commands.cluster ? `{${key}}:events` : `${key}:events`,
+    };
     this.description = `Redis at ${options.redis.url}, list "${key}"`;
   }
 
   /**
    * Connects to Redis, waiting (with backoff, logging each failure) until it
-   * answers. Resolves with a store whose connections keep reconnecting.
+   * answers, and moves an old `K:seq` counter to `{K}:seq`. Resolves with a
+   * store whose connections keep reconnecting.
    */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
-    const make = (role: string, onRestored?: () => void) =>
-      createRedisClient({ redis: options.redis, role, logger: options.logger, onRestored });
-    // One outage counts once, on the command connection.
-    const commands = make("command", () => options.metrics?.storeReconnects.inc());
-    const subscriber = make("subscriber");
-    await Promise.all([commands.connect(), subscriber.connect()]);
-    return new RedisStore(commands, subscriber, options);
+    const { redis, logger, metrics } = options;
+    // Set once the store exists; reconnects before that have nothing to catch up.
+    let catchUp = () => {};
+    const [commands, subscriber] = await Promise.all([
+      // One outage counts once, on the command connection.
+      RedisLink.connect({
+        redis,
+        role: "command",
+        logger,
+        onRestored: () => metrics?.storeReconnects.inc(),
+        onFailover: () => metrics?.storeFailovers?.inc(),
+      }),
+      // Every reconnect may have missed messages.
+      RedisLink.connect({
+        redis,
+        role: "subscriber",
+        logger,
+        onRestored: () => catchUp(),
+      }),
+    ]);
+    const store = new RedisStore(commands, subscriber, options);
+    catchUp = () => void store.#catchUp();
+    try {
+      await store.#migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   }
 
   get connected(): boolean {
-    return this.#commands.isReady && this.#subscriber.isReady;
+    return this.#commands.ready && this.#subscriber.ready;
   }
 
   async append(message: NewMessage): Promise<ChatMessage> {
@@ -136,30 +143,38 @@ export class RedisStore implements Store {
     };
     if (message.ref !== undefined) stored.ref = message.ref;
     const fields = JSON.stringify(stored);
-    const reply = await this.#calls.script(APPEND, [this.#keys.list, this.#keys.seq], [
+    const keys = [this.#keys.list, this.#keys.seq];
+    if (!this.#commands.cluster) keys.push(this.#keys.oldSeq);
+    const reply = await this.#calls.script(APPEND, keys, [
       fields.slice(1),
       this.#keys.channel,
       String(this.#options.historyLimit),
       JSON.stringify(message.origin),
+      this.#commands.cluster ? "SPUBLISH" : "PUBLISH",
     ]);
-    return { id: Number(reply), ...stored };
+    const id = Number(reply);
+    await this.#awaitReplicas(id);
+    return { id, ...stored };
   }
 
   async publish(notice: Notice): Promise<void> {
-    await this.#calls.call(() =>
-      this.#commands.publish(this.#keys.channel, JSON.stringify(notice))
-    );
+    const command = this.#commands.cluster ? "SPUBLISH" : "PUBLISH";
+    await this.#calls.send(this.#keys.channel, [
+      command,
+      this.#keys.channel,
+      JSON.stringify(notice),
+    ]);
   }
 
   async history(limit: number): Promise<HistorySnapshot> {
-    const [seq, raw] = await this.#calls.call(() =>
-      this.#commands.multi()
-        .get(this.#keys.seq)
-        .lRange(this.#keys.list, limit > 0 ? -limit : 1, limit > 0 ? -1 : 0)
-        .exec()
-    ) as unknown as [string | null, string[]];
+    const range = limit > 0 ? [String(-limit), "-1"] : ["1", "0"];
+    const [seq, raw] = await this.#calls.script(
+      HISTORY,
+      [this.#keys.list, this.#keys.seq],
+      range,
+    ) as [string, string[]];
     const entries = raw.map(parseEntry);
-    let lastId = Number(seq ?? 0);
+    let lastId = Number(seq);
     for (const entry of entries) {
       if (entry.type === "message" && entry.id > lastId) lastId = entry.id;
     }
@@ -171,25 +186,65 @@ export class RedisStore implements Store {
     this.#catchingUp = true;
     await this.#subscriber.subscribe(this.#keys.channel, (raw) => this.#receive(raw));
     try {
-      const seq = await this.#calls.call(() => this.#commands.get(this.#keys.seq));
+      const seq = await this.#calls.send<string | null>(this.#keys.seq, ["GET", this.#keys.seq]);
       this.#lastId = Number(seq ?? 0);
     } finally {
+      this.#subscribed = true;
       this.#drainBacklog();
     }
-    // Every reconnect after this one may have missed messages.
-    this.#subscriber.on("ready", () => void this.#catchUp());
   }
 
   async close(): Promise<void> {
     this.#closing.abort();
     this.#listener = null;
-    await Promise.all([this.#commands, this.#subscriber].map(async (client) => {
-      try {
-        await client.close();
-      } catch {
-        client.destroy();
+    await Promise.all([this.#commands.close(), this.#subscriber.close()]);
+  }
+
+  /**
+   * Moves the counter from `K:seq` (older versions) to `{K}:seq`, keeping the
+   * higher count, so replicas starting together all end with one counter.
+   * In a Cluster the two keys may be on different nodes, so it is three
+   * steps there; each is safe to repeat.
+   */
+  async #migrate(): Promise<void> {
+    const { seq, oldSeq } = this.#keys;
+    if (!this.#commands.cluster) {
+      if (await this.#calls.script(MIGRATE, [oldSeq, seq], []) === 1) {
+        this.#options.logger.info("moved the id counter to its new key", {
+          ...this.#logFields("command"),
+          from: oldSeq,
+          to: seq,
+        });
       }
-    }));
+      return;
+    }
+    const old = await this.#calls.send<string | null>(oldSeq, ["GET", oldSeq]);
+    if (old === null) return;
+    await this.#calls.script(RAISE, [seq], [old]);
+    await this.#calls.send(oldSeq, ["DEL", oldSeq]);
+    this.#options.logger.info("moved the id counter to its new key", { from: oldSeq, to: seq });
+  }
+
+  /**
+   * With `minReplicasAck` set, waits until that many replicas have the
+   * append. When fewer do in time, the message is stored on the master (and
+   * was published) but may be lost in a failover, so the sender is told it
+   * was not sent.
+   */
+  async #awaitReplicas(id: number): Promise<void> {
+    const wanted = this.#options.redis.minReplicasAck ?? 0;
+    if (wanted <= 0) return;
+    const timeoutMs = Math.max(1, Math.floor((this.#options.commandTimeoutMs ?? 5_000) / 2));
+    const acked = await this.#calls.send<number>(this.#keys.list, [
+      "WAIT",
+      String(wanted),
+      String(timeoutMs),
+    ]);
+    if (Number(acked) < wanted) {
+      throw new StoreUnavailableError(
+        `Redis: message ${id} reached ${acked} of ${wanted} replicas within ${timeoutMs} ms`,
+      );
+    }
   }
 
   #receive(raw: string): void {
@@ -216,6 +271,9 @@ export class RedisStore implements Store {
     } else if (event.id > this.#lastId) {
       this.#backlog.push(event);
       void this.#catchUp();
+    } else {
+      // An id already seen: the counter may have gone back in a failover.
+      void this.#catchUp();
     }
   }
 
@@ -224,14 +282,14 @@ export class RedisStore implements Store {
    * command connection is, so this retries until the command timeout; new
    * events meanwhile wait in the backlog, so nothing is delivered out of order.
    */
-  async #readSince(from: number): Promise<string[]> {
+  async #readSince(from: number): Promise<[number, string[]]> {
     const deadline = Date.now() + (this.#options.commandTimeoutMs ?? 5_000);
     while (true) {
       try {
-        const [, raw] = await this.#calls.script(SINCE, [this.#keys.list, this.#keys.seq], [
+        const [seq, raw] = await this.#calls.script(SINCE, [this.#keys.list, this.#keys.seq], [
           String(from),
         ]) as [number, string[]];
-        return raw;
+        return [Number(seq), raw];
       } catch (error) {
         if (this.#closing.signal.aborted || Date.now() >= deadline) throw error;
         await sleep(100, this.#closing.signal);
@@ -240,11 +298,21 @@ export class RedisStore implements Store {
   }
 
   async #catchUp(): Promise<void> {
-    if (this.#catchingUp || this.#closing.signal.aborted) return;
+    if (this.#catchingUp || this.#closing.signal.aborted || !this.#subscribed) return;
     this.#catchingUp = true;
     const from = this.#lastId;
     try {
-      const raw = await this.#readSince(from);
+      const [seq, raw] = await this.#readSince(from);
+      if (seq < this.#lastId) {
+        // A failover lost the newest writes: ids from seq + 1 will be issued
+        // again, and must not be taken for duplicates.
+        this.#options.logger.warn("the id counter went back after a failover", {
+          ...this.#logFields("command"),
+          from: this.#lastId,
+          to: seq,
+        });
+        this.#lastId = seq;
+      }
       for (const entry of raw.map(parseEntry)) {
         if (entry.type !== "message" || entry.id <= this.#lastId) continue;
         if (entry.id !== this.#lastId + 1) {

@@ -30,6 +30,8 @@ export interface HistorySnapshot {
 export interface StoreMetrics {
   storeErrors: { inc(): void };
   storeReconnects: { inc(): void };
+  /** Master changes followed (Redis Sentinel failovers). */
+  storeFailovers?: { inc(): void };
 }
 
 /** The store cannot be reached or refused an operation; nothing was changed. */

@@ -409,6 +409,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   stop_grace_period?: string;
+  profiles?: string[];
 }
 
 /** The parts of compose.yaml these checks read. */
@@ -616,4 +617,66 @@ Deno.test("the Docker build context and COPY lines include every module the serv
       assert.ok(covers(copied, module), `no COPY brings ${module} into the build`);
     }
   }
+});
+
+// --- Redis Sentinel: k8s/overlays/sentinel and Compose's `sentinel` profile ---
+
+const sentinelBuild = await kustomizeBuild(new URL("overlays/sentinel/", K8S));
+
+Deno.test("the Sentinel overlay builds valid objects: three Redis pods with a Sentinel each, and no single Redis", () => {
+  for (const object of sentinelBuild.objects) {
+    assert.deepEqual(schemaErrors(object), [], `${object.kind}/${object.metadata.name}`);
+  }
+  const names = sentinelBuild.objects.map((o) => `${o.kind}/${o.metadata.name}`);
+  assert.ok(!names.includes("StatefulSet/redis") && !names.includes("Service/redis"));
+  const nodes = sentinelBuild.objects.find((o) => o.metadata.name === "redis-node") as
+    & Manifest
+    & IStatefulSet;
+  assert.equal(nodes.spec!.replicas, 3);
+  const spec = nodes.spec!.template.spec!;
+  assert.deepEqual(spec.containers.map((c) => c.name), ["redis", "sentinel"]);
+  assert.equal(container(spec, "redis").image, redisContainer.image);
+  assert.match(container(spec, "sentinel").command!.join(" "), /sentinel monitor mymaster .* 2\b/);
+  for (const template of podTemplates(sentinelBuild.objects)) {
+    for (const c of template.spec.containers) {
+      assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${template.owner} ${c.name}`);
+      assert.ok(c.resources?.limits?.memory, `${template.owner} ${c.name} has no memory limit`);
+    }
+  }
+});
+
+Deno.test("in the Sentinel overlay the chat server asks the redis-sentinel Service for the master", () => {
+  const chat = sentinelBuild.objects.find((o) => o.kind === "Deployment") as Manifest & IDeployment;
+  const env = containerEnv(container(chat.spec!.template.spec!, "chat-server"));
+  assertOnlyServerVariables(env, "the Sentinel overlay");
+  const config = serverConfig(env);
+  assert.deepEqual(config.redis?.sentinels, [{ host: "redis-sentinel", port: 26379 }]);
+  assert.equal(config.redis?.password, exampleSecret.stringData?.password);
+  const service = sentinelBuild.objects.find((o) => o.metadata.name === "redis-sentinel") as
+    & Manifest
+    & IService;
+  assert.equal(service.spec!.ports![0].port, 26379);
+  const nodes = podTemplates(sentinelBuild.objects)
+    .find((t) => t.owner === "StatefulSet/redis-node")!;
+  assert.ok(selects(service.spec!.selector, nodes.labels));
+});
+
+Deno.test("Compose's sentinel profile runs a master, a replica and three Sentinels for a chat server", () => {
+  const profiled = Object.entries(compose.services)
+    .filter(([, service]) => service.profiles?.includes("sentinel"))
+    .map(([name]) => name).sort();
+  assert.deepEqual(profiled, [
+    "chat-server-sentinel",
+    "redis-primary",
+    "redis-replica",
+    "sentinel-1",
+    "sentinel-2",
+    "sentinel-3",
+  ]);
+  const chat = compose.services["chat-server-sentinel"];
+  assertOnlyServerVariables(composeEnv(chat), "compose.yaml chat-server-sentinel");
+  const config = serverConfig(composeEnv(chat));
+  for (const { host } of config.redis?.sentinels ?? []) assert.ok(host in compose.services, host);
+  assert.equal(config.redis?.sentinels?.length, 3);
+  assert.match(compose.services["redis-replica"].command!.join(" "), /--replicaof redis-primary/);
 });

@@ -63,7 +63,8 @@ const MODELS: Record<string, ModelClass> = {
 export async function readYamlDocuments(path: string | URL): Promise<unknown[]> {
   const text = await Deno.readTextFile(path);
   const values: unknown[] = [];
-  for (const document of parseAllDocuments(text, { uniqueKeys: true })) {
+  // `merge`: Compose resolves `<<: *anchor` merge keys, so these checks do too.
+  for (const document of parseAllDocuments(text, { uniqueKeys: true, merge: true })) {
     const problems = [...document.errors, ...document.warnings];
     if (problems.length > 0) {
       throw new Error(`${path}: ${problems.map((problem) => problem.message).join("; ")}`);
@@ -102,17 +103,23 @@ export interface KustomizeBuild {
 
 /**
  * Builds a kustomization directory into the objects `kustomize build` would
- * produce (though not sorted by kind as kustomize sorts them), for a
- * kustomization that only lists local resource files.
+ * produce (though not sorted by kind as kustomize sorts them). Resources are
+ * YAML files in `dir` or other kustomization directories (an overlay's
+ * base); `patches` are strategic-merge patch files, of which this supports
+ * what the overlays use: maps merged key by key, lists of named items merged
+ * by `name`, and `$patch: delete` on an object or a named list item.
  *
  * @param dir The directory holding `kustomization.yaml`, as a URL ending in `/`.
- * @throws {Error} on any kustomization field besides `apiVersion`, `kind` and
- *   `resources`, on a resource that is not a plain file in `dir`, and on two
- *   objects with the same kind, namespace and name (kustomize refuses those too).
+ * @throws {Error} on any other kustomization field, on a resource that is
+ *   neither, on a patch whose target is not built, and on two objects with
+ *   the same kind, namespace and name (kustomize refuses those too).
  */
 export async function kustomizeBuild(dir: URL): Promise<KustomizeBuild> {
   const [kustomization] = await readYamlDocuments(new URL("kustomization.yaml", dir));
-  const { apiVersion, kind, resources, ...rest } = kustomization as Record<string, unknown>;
+  const { apiVersion, kind, resources, patches = [], ...rest } = kustomization as Record<
+    string,
+    unknown
+  >;
   if (apiVersion !== "kustomize.config.k8s.io/v1beta1" || kind !== "Kustomization") {
     throw new Error(`unexpected kustomization type ${apiVersion}/${kind}`);
   }
@@ -123,20 +130,56 @@ export async function kustomizeBuild(dir: URL): Promise<KustomizeBuild> {
   if (!Array.isArray(resources) || !resources.every((entry) => typeof entry === "string")) {
     throw new Error("kustomization resources must be a list of file names");
   }
-  const objects: Manifest[] = [];
+  let objects: Manifest[] = [];
   const seen = new Set<string>();
+  const idOf = (object: Manifest) =>
+    `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`;
   for (const resource of resources as string[]) {
-    if (resource.includes("/") || !/\.ya?ml$/.test(resource)) {
-      throw new Error(`resource ${resource}: only YAML files in the same directory are supported`);
+    let found: Manifest[];
+    if (/^(\.\.\/)+$/.test(resource)) {
+      found = (await kustomizeBuild(new URL(resource, dir))).objects;
+    } else if (!resource.includes("/") && /\.ya?ml$/.test(resource)) {
+      found = await readManifests(new URL(resource, dir));
+    } else {
+      throw new Error(`resource ${resource}: only local YAML files and parent bases are supported`);
     }
-    for (const object of await readManifests(new URL(resource, dir))) {
-      const id = `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`;
-      if (seen.has(id)) throw new Error(`${resource}: ${id} is defined twice`);
-      seen.add(id);
+    for (const object of found) {
+      if (seen.has(idOf(object))) throw new Error(`${resource}: ${idOf(object)} is defined twice`);
+      seen.add(idOf(object));
       objects.push(object);
     }
   }
+  for (const { path } of patches as Array<{ path: string }>) {
+    for (const patch of await readYamlDocuments(new URL(path, dir)) as Manifest[]) {
+      const target = objects.findIndex((object) => idOf(object) === idOf(patch));
+      if (target === -1) throw new Error(`${path}: ${idOf(patch)} is not in the build`);
+      const { $patch, ...body } = patch as Manifest & { $patch?: string };
+      if ($patch === "delete") objects = objects.filter((_, i) => i !== target);
+      else objects[target] = strategicMerge(objects[target], body) as Manifest;
+    }
+  }
   return { resources: resources as string[], objects };
+}
+
+/** Merges `patch` into `base` as a strategic-merge patch does for maps and named lists. */
+function strategicMerge(base: unknown, patch: unknown): unknown {
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (Array.isArray(base) && Array.isArray(patch) && patch.every((item) => item?.name)) {
+    let merged = [...base];
+    for (const item of patch) {
+      const { $patch, ...rest } = item;
+      const at = merged.findIndex((entry) => entry?.name === item.name);
+      if ($patch === "delete") merged = merged.filter((_, i) => i !== at);
+      else if (at === -1) merged.push(rest);
+      else merged[at] = strategicMerge(merged[at], rest);
+    }
+    return merged;
+  }
+  if (!isMap(base) || !isMap(patch)) return patch;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) merged[key] = strategicMerge(base[key], value);
+  return merged;
 }
 
 /**

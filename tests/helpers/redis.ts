@@ -225,6 +225,10 @@ export class RespReader {
 export interface RedisServerOptions {
   /** Turn on the append-only file (fsync on every write). Default: true. */
   appendOnly?: boolean;
+  /** Written to `redis.conf` in the server's directory and loaded first (Sentinel needs a file). */
+  config?: string;
+  /** More command-line options, after the defaults (e.g. `--replicaof`, `--sentinel`). */
+  args?: string[];
 }
 
 /**
@@ -246,15 +250,17 @@ export class RedisServer {
   /** The server's working directory (AOF files live here). */
   readonly dir: string;
   readonly #appendOnly: boolean;
+  readonly #options: RedisServerOptions;
   #process: RunningServer | undefined;
   #stopping: Promise<void> | undefined;
   #disposed = false;
 
-  private constructor(port: number, dir: string, appendOnly: boolean) {
+  private constructor(port: number, dir: string, options: RedisServerOptions) {
     this.port = port;
     this.url = `redis://${HOST}:${port}`;
     this.dir = dir;
-    this.#appendOnly = appendOnly;
+    this.#appendOnly = options.appendOnly ?? true;
+    this.#options = options;
   }
 
   /**
@@ -267,13 +273,15 @@ export class RedisServer {
    *   exits or does not answer within 10 s.
    */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const appendOnly = options.appendOnly ?? true;
     const dir = await Deno.makeTempDir({ prefix: "redis-test-" });
+    if (options.config !== undefined) {
+      await Deno.writeTextFile(`${dir}/redis.conf`, options.config);
+    }
     try {
       // Another process may take the port between freePort() and the bind;
       // if redis-server cannot bind, try a different port.
       for (let attempt = 1;; attempt++) {
-        const server = new RedisServer(await freePort(), dir, appendOnly);
+        const server = new RedisServer(await freePort(), dir, options);
         try {
           await server.#launch();
           return server;
@@ -293,10 +301,11 @@ export class RedisServer {
   }
 
   /**
-   * Sends SIGTERM to the child this object started and awaits its exit.
-   * Safe to call more than once, and concurrently. Keeps the directory.
+   * Sends SIGTERM (or `signal`, e.g. SIGKILL for a crash) to the child this
+   * object started and awaits its exit. Safe to call more than once, and
+   * concurrently. Keeps the directory.
    */
-  async stop(): Promise<void> {
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
     if (this.#stopping) return await this.#stopping;
     const proc = this.#process;
     if (!proc) return;
@@ -304,7 +313,7 @@ export class RedisServer {
       try {
         if (!proc.exited) {
           try {
-            proc.child.kill("SIGTERM");
+            proc.child.kill(signal);
           } catch {
             // It exited between the check and the kill: nothing to signal.
           }
@@ -369,6 +378,7 @@ export class RedisServer {
   /** Spawns redis-server on this.port/this.dir and waits for PING. */
   async #launch(): Promise<void> {
     const args = [
+      ...this.#options.config !== undefined ? [`${this.dir}/redis.conf`] : [],
       "--port",
       String(this.port),
       "--bind",
@@ -387,6 +397,7 @@ export class RedisServer {
       "no",
       "--logfile",
       "",
+      ...this.#options.args ?? [],
     ];
     const child = new Deno.Command("redis-server", {
       args,

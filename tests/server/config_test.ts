@@ -259,3 +259,45 @@ Deno.test("the server task's --allow-env lists exactly the variables in ENV_VARS
   assert.deepEqual([...allowed].sort(), [...ENV_VARS].sort());
   assert.ok(!/--allow-env(\s|$)/.test(task), "no unrestricted --allow-env as well");
 });
+
+Deno.test("REDIS_SENTINELS and REDIS_SENTINEL_MASTER select Sentinel, with the credentials", () => {
+  const config = run([], {
+    REDIS_SENTINELS: "s1:26379, 10.0.0.2:26380",
+    REDIS_SENTINEL_MASTER: "chat",
+    REDIS_PASSWORD: "pw",
+    REDIS_MIN_REPLICAS_ACK: "1",
+  });
+  assert.deepEqual(config.redis, {
+    url: "redis-sentinel://s1:26379,10.0.0.2:26380/chat",
+    username: undefined,
+    password: "pw",
+    sentinels: [{ host: "s1", port: 26379 }, { host: "10.0.0.2", port: 26380 }],
+    sentinelMaster: "chat",
+    minReplicasAck: 1,
+  });
+  assert.equal(run([], { REDIS_SENTINELS: "s1:26379" }).redis?.sentinelMaster, "mymaster");
+});
+
+Deno.test("REDIS_CLUSTER_NODES selects Cluster with its seed nodes", () => {
+  const config = run([], { REDIS_CLUSTER_NODES: "n1:7000,n2:7001" });
+  assert.deepEqual(config.redis?.clusterNodes, [
+    { host: "n1", port: 7000 },
+    { host: "n2", port: 7001 },
+  ]);
+  assert.equal(config.redis?.url, "redis-cluster://n1:7000,n2:7001");
+});
+
+Deno.test("Sentinel and Cluster settings that contradict each other are refused by name", () => {
+  const refused = (env: Record<string, string>, setting: string) =>
+    assert.throws(
+      () => parseConfig([], env),
+      (e: unknown) => (e as ConfigError).setting === setting,
+    );
+  refused({ REDIS_SENTINELS: "s1" }, "REDIS_SENTINELS");
+  refused({ REDIS_CLUSTER_NODES: "n1:0" }, "REDIS_CLUSTER_NODES");
+  refused({ REDIS_SENTINELS: "s1:1", REDIS_CLUSTER_NODES: "n1:2" }, "REDIS_CLUSTER_NODES");
+  refused({ REDIS_SENTINEL_MASTER: "m" }, "REDIS_SENTINEL_MASTER");
+  refused({ REDIS_SENTINELS: "s1:1", REDIS_URL: "redis://r" }, "REDIS_URL");
+  refused({ REDIS_MIN_REPLICAS_ACK: "1" }, "REDIS_MIN_REPLICAS_ACK");
+  refused({ REDIS_HOST: "r", REDIS_MIN_REPLICAS_ACK: "-1" }, "REDIS_MIN_REPLICAS_ACK");
+});

@@ -6,11 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createLogger, type Logger } from "../../lib/ops/log.ts";
-import {
-  CallTimeoutError,
-  createRedisClient,
-  RedisCalls,
-} from "../../lib/store/redis_connection.ts";
+import { CallTimeoutError, RedisCalls, RedisLink } from "../../lib/store/redis_connection.ts";
 import { StoreUnavailableError } from "../../lib/store/store.ts";
 import { RedisServer } from "../helpers/redis.ts";
 import { poll } from "../helpers/poll.ts";
@@ -30,18 +26,17 @@ Deno.test("a connection that cannot reach Redis logs each retry with role, url a
   await redis.stop();
   const password = "pw-" + crypto.randomUUID();
   const { logger, entries } = capturingLogger();
-  const client = createRedisClient({
+  const linking = RedisLink.connect({
     redis: { url: redis.url, username: "chat", password },
     role: "command",
     logger,
   });
-  const connecting = client.connect().catch(() => {});
-  try {
-    await poll("three retries logged", () => entries.length >= 3);
-  } finally {
-    client.destroy();
-    await connecting;
-  }
+  await poll("three retries logged", () => entries.length >= 3);
+  // Connecting waits for Redis for as long as it takes: bring it back, with
+  // the user it logs in as, to end the wait.
+  await redis.restart();
+  await redis.command("ACL", "SETUSER", "chat", "on", `>${password}`, "~*", "+@all");
+  await (await linking).close();
   const retries = entries.slice(0, 3);
   for (const entry of retries) {
     assert.equal(entry.level, "warn");
@@ -63,13 +58,12 @@ Deno.test("a connection that comes back is logged as restored, with its role and
   await using redis = await RedisServer.start({ appendOnly: false });
   const { logger, entries } = capturingLogger();
   let restored = 0;
-  const client = createRedisClient({
+  const link = await RedisLink.connect({
     redis: { url: redis.url },
     role: "subscriber",
     logger,
     onRestored: () => restored++,
   });
-  await client.connect();
   try {
     assert.equal(restored, 0, "the first connection is not a restoration");
     await redis.stop();
@@ -82,26 +76,25 @@ Deno.test("a connection that comes back is logged as restored, with its role and
       [{ msg: "Redis connection restored", role: "subscriber", url: redis.url }],
     );
   } finally {
-    await client.close();
+    await link.close();
   }
 });
 
 Deno.test("a call Redis does not answer in time fails as StoreUnavailableError, caused by a CallTimeoutError, and is counted", async () => {
   await using redis = await RedisServer.start({ appendOnly: false });
   const { logger } = capturingLogger();
-  const client = createRedisClient({ redis: { url: redis.url }, role: "command", logger });
-  await client.connect();
+  const link = await RedisLink.connect({ redis: { url: redis.url }, role: "command", logger });
   let errors = 0;
-  const calls = new RedisCalls(client, {
+  const calls = new RedisCalls(link, {
     label: "Redis test",
     timeoutMs: 200,
     onError: () => errors++,
   });
   try {
-    assert.equal(await calls.call(() => client.set("k", "1")), "OK");
+    assert.equal(await calls.send("k", ["SET", "k", "1"]), "OK");
     // WRITE pauses the SET but not the UNPAUSE below.
     await redis.command("CLIENT", "PAUSE", "10000", "WRITE");
-    await assert.rejects(calls.call(() => client.set("k", "2")), (error: unknown) => {
+    await assert.rejects(calls.send("k", ["SET", "k", "2"]), (error: unknown) => {
       assert.ok(error instanceof StoreUnavailableError, String(error));
       assert.ok(error.cause instanceof CallTimeoutError, String(error.cause));
       assert.equal(error.message, "Redis test: no answer within 200 ms");
@@ -110,6 +103,6 @@ Deno.test("a call Redis does not answer in time fails as StoreUnavailableError, 
     assert.equal(errors, 1);
   } finally {
     await redis.command("CLIENT", "UNPAUSE");
-    await client.close();
+    await link.close();
   }
 });

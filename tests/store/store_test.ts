@@ -210,13 +210,48 @@ Deno.test("Redis store", async (t) => {
     try {
       await store.append({ user: "ann", text: "a", ts: 1, origin: "o" });
       const second = await store.append({ user: "ann", text: "b", ts: 2, origin: "o" });
-      await redis.command("DEL", "lost_counter:seq");
+      assert.equal(await redis.command("DEL", "{lost_counter}:seq"), 1);
       const third = await store.append({ user: "ann", text: "c", ts: 3, origin: "o" });
       assert.equal(third.id, second.id + 1);
     } finally {
       await store.close();
     }
   });
+
+  await t.step(
+    "an old `K:seq` counter is moved to `{K}:seq` at start, and ids continue after it",
+    async () => {
+      await redis.command("RPUSH", "moved", JSON.stringify({ id: 7, user: "a", text: "x", ts: 1 }));
+      await redis.command("SET", "moved:seq", "7");
+      const store = await openRedis("moved", 100);
+      try {
+        assert.equal(await redis.command("EXISTS", "moved:seq"), 0);
+        assert.equal(await redis.command("GET", "{moved}:seq"), "7");
+        const next = await store.append({ user: "ann", text: "y", ts: 2, origin: "o" });
+        assert.equal(next.id, 8);
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "while an older replica still counts in `K:seq`, both counters stay in step",
+    async () => {
+      const store = await openRedis("rolling", 100);
+      try {
+        await store.append({ user: "ann", text: "new 1", ts: 1, origin: "o" });
+        // An older replica's append: INCR of the old key (which it re-creates).
+        await redis.command("SET", "rolling:seq", "1");
+        assert.equal(await redis.command("INCR", "rolling:seq"), 2);
+        const next = await store.append({ user: "ann", text: "new 3", ts: 3, origin: "o" });
+        assert.equal(next.id, 3);
+        assert.equal(await redis.command("INCR", "rolling:seq"), 4);
+      } finally {
+        await store.close();
+      }
+    },
+  );
 
   await t.step(
     "messages whose publication was missed are read back from the list, in order",
@@ -236,7 +271,7 @@ Deno.test("Redis store", async (t) => {
             JSON.stringify({ id, user: "ann", text: String(id), ts: id }),
           );
         }
-        await redis.command("SET", "missed:seq", "3");
+        await redis.command("SET", "{missed}:seq", "3");
         await store.append({ user: "ann", text: "4", ts: 4, origin: "o" });
         await waitFor(events, 4);
         assert.deepEqual(events.map((e) => e.type === "message" && e.text), ["1", "2", "3", "4"]);
