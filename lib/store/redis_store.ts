@@ -4,7 +4,8 @@
  *
  * Keys, given the history key `K` (default `chat_history`, the old service's
  * list): `K` is the list, appended with RPUSH as before; `K:seq` is the id
- * counter; `K:events` is the Pub/Sub channel. One Lua script assigns the id,
+ * counter; `{K}:epoch` the history's epoch (`redis_epoch.ts`); `K:events` is
+ * the Pub/Sub channel. One Lua script assigns the id,
  * appends, trims and publishes, so list order, id order and publish order are
  * the same. Entries that are not this service's JSON (the old service's
  * `[user]: text` strings) are replayed as they are.
@@ -27,6 +28,7 @@ import {
 } from "./redis_connection.ts";
 import type { LogFields, Logger } from "../ops/log.ts";
 import { sleep } from "../util/deadline.ts";
+import { ENSURE_EPOCH, epochKey, newEpoch, NEXT_ID } from "./redis_epoch.ts";
 import { type HistorySnapshot, type Store, type StoreMetrics } from "./store.ts";
 import {
   type ChatEvent,
@@ -51,21 +53,11 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// KEYS: list, counter. ARGV: the entry's fields as JSON without the opening
-// brace, channel, retention, origin as a JSON string.
-const APPEND = `
-local id = redis.call('INCR', KEYS[2])
-if id == 1 then
-  -- A lost or new counter must never reissue ids still in the list.
-  local last = redis.call('LINDEX', KEYS[1], -1)
-  if last then
-    local ok, entry = pcall(cjson.decode, last)
-    if ok and type(entry) == 'table' and type(entry.id) == 'number' and entry.id >= id then
-      id = entry.id + 1
-      redis.call('SET', KEYS[2], id)
-    end
-  end
-end
+// KEYS: list, counter, epoch. ARGV: the entry's fields as JSON without the
+// opening brace, channel, retention, origin as a JSON string, the highest id
+// this replica delivered.
+const APPEND = NEXT_ID + `
+local id = next_id(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[5]))
 redis.call('RPUSH', KEYS[1], '{"id":' .. id .. ',' .. ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
 redis.call('PUBLISH', ARGV[2], '{"type":"message","origin":' .. ARGV[4] .. ',"id":' .. id .. ',' .. ARGV[1])
@@ -87,7 +79,7 @@ export class RedisStore implements Store {
   readonly #commands: RedisClient;
   readonly #subscriber: RedisClient;
   readonly #options: RedisStoreOptions;
-  readonly #keys: { list: string; seq: string; channel: string };
+  readonly #keys: { list: string; seq: string; epoch: string; channel: string };
   readonly #calls: RedisCalls;
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
@@ -106,7 +98,7 @@ export class RedisStore implements Store {
       onError: () => options.metrics?.storeErrors.inc(),
     });
     const key = options.historyKey;
-    this.#keys = { list: key, seq: `${key}:seq`, channel: `${key}:events` };
+    this.#keys = { list: key, seq: `${key}:seq`, epoch: epochKey(key), channel: `${key}:events` };
     this.description = `Redis at ${options.redis.url}, list "${key}"`;
   }
 
@@ -136,11 +128,13 @@ export class RedisStore implements Store {
     };
     if (message.ref !== undefined) stored.ref = message.ref;
     const fields = JSON.stringify(stored);
-    const reply = await this.#calls.script(APPEND, [this.#keys.list, this.#keys.seq], [
+    const { list, seq, epoch } = this.#keys;
+    const reply = await this.#calls.script(APPEND, [list, seq, epoch], [
       fields.slice(1),
       this.#keys.channel,
       String(this.#options.historyLimit),
       JSON.stringify(message.origin),
+      String(this.#lastId),
     ]);
     return { id: Number(reply), ...stored };
   }
@@ -152,18 +146,32 @@ export class RedisStore implements Store {
   }
 
   async history(limit: number): Promise<HistorySnapshot> {
-    const [seq, raw] = await this.#calls.call(() =>
-      this.#commands.multi()
-        .get(this.#keys.seq)
-        .lRange(this.#keys.list, limit > 0 ? -limit : 1, limit > 0 ? -1 : 0)
-        .exec()
-    ) as unknown as [string | null, string[]];
-    const entries = raw.map(parseEntry);
-    let lastId = Number(seq ?? 0);
-    for (const entry of entries) {
-      if (entry.type === "message" && entry.id > lastId) lastId = entry.id;
-    }
-    return { entries, lastId };
+    const read = async () => {
+      const [seq, raw, epoch] = await this.#calls.call(() =>
+        this.#commands.multi()
+          .get(this.#keys.seq)
+          .lRange(this.#keys.list, limit > 0 ? -limit : 1, limit > 0 ? -1 : 0)
+          .get(this.#keys.epoch)
+          .exec()
+      ) as unknown as [string | null, string[], string | null];
+      const entries = raw.map(parseEntry);
+      let lastId = Number(seq ?? 0);
+      for (const entry of entries) {
+        if (entry.type === "message" && entry.id > lastId) lastId = entry.id;
+      }
+      // Sound: a counter behind its list or what was delivered has lost history.
+      const sound = seq !== null && Number(seq) >= Math.max(lastId, this.#lastId);
+      return { entries, lastId, epoch: sound ? epoch : null };
+    };
+    const snapshot = await read();
+    if (snapshot.epoch !== null) return { ...snapshot, epoch: snapshot.epoch };
+    const { list, seq, epoch } = this.#keys;
+    const made = await this.#calls.script(ENSURE_EPOCH, [list, seq, epoch], [
+      newEpoch(),
+      String(this.#lastId),
+    ]) as string;
+    const again = await read();
+    return { ...again, epoch: again.epoch ?? made };
   }
 
   async subscribe(listener: (event: ChatEvent) => void): Promise<void> {
