@@ -31,6 +31,8 @@ export type ClientEvent =
   | { type: "disconnected"; reason: string; timeoutMs: number }
   /** A reconnection attempt failed; the next one comes after `delayMs`. */
   | { type: "retrying"; attempt: number; error: string; delayMs: number }
+  /** The server lost the history this client had seen; it is shown afresh after this. */
+  | { type: "history_reset" }
   /** Connected again; `missed` messages arrived while away (already delivered as events). */
   | { type: "reconnected"; missed: number }
   /** No connection could be made again within the reconnect timeout. */

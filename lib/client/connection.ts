@@ -5,9 +5,10 @@
  * when the connection is lost.
  *
  * What it guarantees, following `docs/protocol.md`:
- * - No message shown twice or missed across a reconnect: it remembers the
- *   id of the last message it delivered, resumes with `since`, and drops any
- *   message at or below that id.
+ * - No message shown twice or missed across a reconnect: it resumes after
+ *   the last id delivered, in the same history epoch, with its resume token
+ *   (`resume_point.ts`), and drops any message at or below that id. A
+ *   history the server lost is reported (`history_reset`) and shown afresh.
  * - No message lost silently: outgoing messages wait in an {@linkcode Outbox}
  *   and leave it only with their receipt or a `not_sent` event saying why,
  *   in order, one in flight at a time (see `outbox.ts`).
@@ -16,9 +17,8 @@
  *   may not have noticed the old connection is gone).
  * - A connection that goes silent is detected with `ping` and dropped.
  *
- * It does not print or format anything; the caller renders the events.
- * Each TCP connection is a {@linkcode ServerLink} (`server_link.ts`), joined
- * by `handshake.ts`.
+ * It prints nothing; the caller renders the events. Each TCP connection is
+ * a {@linkcode ServerLink} (`server_link.ts`), joined by `handshake.ts`.
  *
  * @module
  */
@@ -32,6 +32,7 @@ import type { ServerEvent } from "../protocol/server_events.ts";
 import type { ClientEvent, FinishReason } from "./client_event.ts";
 import { ConnectError, handshake, RefusedError } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
+import { type ResumeFields, ResumePoint } from "./resume_point.ts";
 import { ServerLink } from "./server_link.ts";
 
 /** Options for {@linkcode ChatConnection.open}. */
@@ -47,7 +48,7 @@ export interface ChatConnectionOptions {
   random?: () => number;
   /** First reconnect delay, before jitter. Defaults to 250 ms. */
   initialRetryDelayMs?: number;
-  /** Longest reconnect delay. Defaults to 5 s. */
+  /** Longest reconnect delay. Defaults to 1 s: back within 1 s of the server. */
   maxRetryDelayMs?: number;
   /** Time from connecting to the end of the history. Defaults to 15 s. */
   handshakeTimeoutMs?: number;
@@ -84,8 +85,8 @@ export class ChatConnection {
   readonly #outbox: Outbox;
   #link: ServerLink | null = null;
   #online = false;
-  /** Id of the last message delivered; the `since` of the next hello. */
-  #lastId = 0;
+  /** Where the next hello resumes. */
+  readonly #resume = new ResumePoint();
   /** The server's shutdown notice, which explains the drop that follows it. */
   #shutdown: string | null = null;
   #slowDownTimer: ReturnType<typeof setTimeout> | undefined;
@@ -98,7 +99,7 @@ export class ChatConnection {
       connect: (hostname, port) => Deno.connect({ hostname, port }),
       random: Math.random,
       initialRetryDelayMs: 250,
-      maxRetryDelayMs: 5_000,
+      maxRetryDelayMs: 1_000,
       handshakeTimeoutMs: 15_000,
       heartbeatMs: 20_000,
       slowDownMs: 1_000,
@@ -242,7 +243,7 @@ export class ChatConnection {
       try {
         let missed = 0;
         await this.#establish(
-          this.#lastId,
+          this.#resume.hello(),
           Math.min(handshakeTimeoutMs, Math.max(1_000, deadline - Date.now())),
           () => missed++,
         );
@@ -278,19 +279,17 @@ export class ChatConnection {
    * `history_end`, delivering it, all within `timeoutMs`. On success the
    * connection is live.
    */
-  async #establish(since: number | undefined, timeoutMs: number, onMessage?: () => void) {
+  async #establish(resume: ResumeFields | undefined, timeoutMs: number, onMessage?: () => void) {
     const { host, port, connect, user } = this.#options;
     const signal = this.#stop.signal;
     const link = await ServerLink.open({ host, port, connect, timeoutMs, signal });
     this.#link = link;
     try {
       if (signal.aborted) throw new ConnectError("leaving");
-      const hello = { user, since, timeoutMs, signal };
-      // Lower than what was seen: the server's history was replaced and
-      // its ids start again, so what follows is new all the same.
-      this.#lastId = await handshake(link, hello, (event) => {
+      const end = await handshake(link, { user, resume, timeoutMs, signal }, (event) => {
         if (this.#dispatch(event)) onMessage?.();
       });
+      this.#resume.joined(end);
     } catch (error) {
       this.#closeConnection();
       throw error;
@@ -317,8 +316,7 @@ export class ChatConnection {
   #dispatch(event: ServerEvent): boolean {
     switch (event.type) {
       case "message": {
-        if (event.id <= this.#lastId) return false;
-        this.#lastId = event.id;
+        if (!this.#resume.advance(event.id)) return false;
         const { type: _, ...message } = event;
         const own = message.user === this.#options.user;
         if (own && message.ref !== undefined) this.#confirm(message.ref);
@@ -328,7 +326,11 @@ export class ChatConnection {
       case "notice":
         // A shutdown notice is followed by the drop, which reports it.
         if (event.code === "shutdown") this.#shutdown = event.text;
-        else this.#events.push(event);
+        else if (event.code === "history_reset") {
+          // The ids seen belong to a lost history: what is replayed next is all new.
+          this.#resume.reset();
+          this.#events.push({ type: "history_reset" });
+        } else this.#events.push(event);
         return false;
       case "legacy":
       case "join":

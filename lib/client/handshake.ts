@@ -1,6 +1,6 @@
 /**
- * Joining over a fresh {@linkcode ServerLink}: the hello (with `since` when
- * resuming), then the history up to `history_end`, all within a deadline.
+ * Joining over a fresh {@linkcode ServerLink}: the hello (with `since`, the
+ * history's epoch and the resume token when resuming), then the history up to `history_end`, all within a deadline.
  * A fatal error instead of the history is the server refusing the client.
  *
  * It neither opens nor retries connections and does not interpret the
@@ -11,6 +11,7 @@
 
 import { EXPIRED, within } from "../util/deadline.ts";
 import type { ServerEvent } from "../protocol/server_events.ts";
+import type { HistoryEnd, ResumeFields } from "./resume_point.ts";
 import type { ServerLink } from "./server_link.ts";
 
 /** The connection could not be made or joined, or the server refused it. */
@@ -39,8 +40,8 @@ export class RefusedError extends ConnectError {
 /** Who joins, and for how long to wait. */
 export interface Hello {
   user: string;
-  /** The id of the last message seen, to resume after; undefined on the first join. */
-  since?: number;
+  /** Where to resume (see `resume_point.ts`); undefined on the first join. */
+  resume?: ResumeFields;
   /** Longest time from the hello to the end of the history. */
   timeoutMs: number;
   /** Aborted when the user is leaving, which explains a link closed meanwhile. */
@@ -51,7 +52,7 @@ export interface Hello {
  * Says hello on `link` and reads the history, handing each event before
  * `history_end` to `onEvent`. Past `timeoutMs` the link is closed.
  *
- * @returns the id that `history_end` carries.
+ * @returns what `history_end` carries.
  * @throws {RefusedError} when the server answers with a fatal error.
  * @throws {ConnectError} when the link ends before the history does.
  */
@@ -59,7 +60,7 @@ export async function handshake(
   link: ServerLink,
   hello: Hello,
   onEvent: (event: ServerEvent) => void,
-): Promise<number> {
+): Promise<HistoryEnd> {
   const history = readHistory(link, hello, onEvent);
   // Out of time: closing the link ends the read, which then says why.
   if (await within(history, hello.timeoutMs) === EXPIRED) link.close();
@@ -68,10 +69,10 @@ export async function handshake(
 
 async function readHistory(
   link: ServerLink,
-  { user, since, timeoutMs, signal }: Hello,
+  { user, resume, timeoutMs, signal }: Hello,
   onEvent: (event: ServerEvent) => void,
-): Promise<number> {
-  link.send(since === undefined ? { type: "hello", user } : { type: "hello", user, since });
+): Promise<HistoryEnd> {
+  link.send({ type: "hello", user, ...resume });
   while (true) {
     const event = await link.next();
     if (event === null) {
@@ -84,7 +85,7 @@ async function readHistory(
       );
     }
     if (event.type === "error" && event.fatal) throw new RefusedError(event.code, event.text);
-    if (event.type === "history_end") return event.id;
+    if (event.type === "history_end") return event;
     onEvent(event);
   }
 }

@@ -169,6 +169,12 @@ export function renderEvent(event: ClientEvent, options: RenderOptions): OutputL
         "info",
         options,
       );
+    case "history_reset":
+      return renderStatus(
+        "history was reset on the server (it lost the messages shown so far); showing it afresh",
+        "warn",
+        options,
+      );
     case "reconnected":
       return renderStatus(
         event.missed === 0

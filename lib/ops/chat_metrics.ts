@@ -48,6 +48,17 @@ export const REJECTION_REASONS = ["rate_limited", "too_long", "store_unavailable
 export type RejectionReason = typeof REJECTION_REASONS[number];
 
 /**
+ * How a JSON client's join went when it came back (the `outcome` label of
+ * `chat_resumes_total`): `resumed` after `since` in the same history,
+ * `reset_by_epoch` told that the history was reset and replayed afresh,
+ * `name_taken_back` took its name from a stale claim with its resume token.
+ */
+export const RESUME_OUTCOMES = ["resumed", "reset_by_epoch", "name_taken_back"] as const;
+
+/** One of {@linkcode RESUME_OUTCOMES}. */
+export type ResumeOutcome = typeof RESUME_OUTCOMES[number];
+
+/**
  * Bucket bounds of `chat_store_append_seconds`, in seconds: a Redis round trip
  * on a LAN is well under a millisecond, so the low end is fine-grained; the
  * top is past where the store's own command timeout would have fired.
@@ -131,6 +142,8 @@ export class ServerMetrics {
   readonly storeFailovers: Counter;
   /** `chat_store_append_seconds`: how long a successful append took. */
   readonly storeAppendSeconds: Histogram;
+  /** `chat_resumes_total{outcome}`, one child per {@linkcode RESUME_OUTCOMES} entry. */
+  readonly resumes: Readonly<Record<ResumeOutcome, CounterValue>>;
 
   constructor(options: ServerMetricsOptions = {}) {
     const r = this.registry;
@@ -192,6 +205,14 @@ export class ServerMetrics {
       help: "Time to store one message, in seconds.",
       buckets: STORE_APPEND_BUCKETS,
     });
+    const resumes = r.labeledCounter({
+      name: "chat_resumes_total",
+      help: "JSON clients coming back, by outcome: resumed, reset by epoch, name taken back.",
+      labelNames: ["outcome"],
+    });
+    this.resumes = Object.freeze(
+      Object.fromEntries(RESUME_OUTCOMES.map((outcome) => [outcome, resumes.labels({ outcome })])),
+    ) as Record<ResumeOutcome, CounterValue>;
   }
 
   /** The whole registry in the Prometheus text format. */

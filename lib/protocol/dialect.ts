@@ -24,8 +24,19 @@ export interface ProtocolError {
   fatal?: boolean;
 }
 
-/** Codes of notices (`* text` in text mode). */
-export type NoticeCode = "shutdown";
+/**
+ * Codes of notices (`* text` in text mode). `history_reset`: the history a
+ * client resumes from was lost, so it is replayed afresh.
+ */
+export type NoticeCode = "shutdown" | "history_reset";
+
+/** What a resumable (JSON) client keeps from `history_end` to come back with. */
+export interface ResumePoint {
+  /** The id of the history the ids belong to; it changes when the history is lost. */
+  epoch: string;
+  /** Takes the name back from this session's claim (see `docs/protocol.md`). */
+  token?: string;
+}
 
 /** One thing a joined client asked for. */
 export type Request =
@@ -53,8 +64,11 @@ export interface Dialect {
   skips(event: ChatEvent, own: boolean): boolean;
   /** One history entry. */
   history(entry: HistoryEntry): string;
-  /** The end of the history; `lastId` is the newest id it covered. */
-  historyEnd(lastId: number): string;
+  /**
+   * The end of the history; `lastId` is the newest id it covered, `resume`
+   * what a client that can resume keeps (dialects that cannot ignore it).
+   */
+  historyEnd(lastId: number, resume?: ResumePoint): string;
   error(error: ProtocolError): string;
   notice(code: NoticeCode, text: string): string;
   /** The answer to a `who` request. */

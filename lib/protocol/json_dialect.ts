@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Dialect, ProtocolError, Request } from "./dialect.ts";
+import type { Dialect, ProtocolError, Request, ResumePoint } from "./dialect.ts";
 import { sanitize } from "../util/sanitize.ts";
 import type { ChatEvent, HistoryEntry } from "./model.ts";
 
@@ -18,7 +18,14 @@ export interface Hello {
   user: string;
   /** Resume: only messages with a higher id are replayed. */
   since?: number;
+  /** The epoch `since` belongs to; another one gets the history afresh. */
+  epoch?: string;
+  /** The resume token of the client's last session: takes its name back. */
+  token?: string;
 }
+
+/** A resume token or an epoch: opaque, URL-safe, bounded. */
+const OPAQUE = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** A message `ref`: the client's own label, echoed back in its receipt. */
 const REF = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -63,6 +70,14 @@ export function parseHello(line: string): Hello | ProtocolError {
       return bad('hello: expected "since" to be a whole number, 0 or more');
     }
     hello.since = value.since as number;
+  }
+  for (const field of ["epoch", "token"] as const) {
+    const given = value[field];
+    if (given === undefined) continue;
+    if (typeof given !== "string" || !OPAQUE.test(given)) {
+      return bad(`hello: expected "${field}" to be 1-128 characters from A-Z a-z 0-9 _ -`);
+    }
+    hello[field] = given;
   }
   return hello;
 }
@@ -122,7 +137,8 @@ export const jsonDialect: Dialect = {
   event: eventJson,
   skips: (event, own) => own && event.type !== "message",
   history: historyJson,
-  historyEnd: (lastId) => JSON.stringify({ type: "history_end", id: lastId }),
+  historyEnd: (lastId, resume?: ResumePoint) =>
+    JSON.stringify({ type: "history_end", id: lastId, ...resume }),
   error: (error) => JSON.stringify({ type: "error", ...error }),
   notice: (code, text) => JSON.stringify({ type: "notice", code, text }),
   who: (users) => [JSON.stringify({ type: "who", users })],

@@ -20,7 +20,8 @@ export type ServerMessage = ChatMessage;
 export type ServerEvent =
   | ({ type: "message" } & ServerMessage)
   | { type: "legacy"; text: string }
-  | { type: "history_end"; id: number }
+  /** `epoch` and `token`: the resume point of a JSON session (`docs/protocol.md`). */
+  | { type: "history_end"; id: number; epoch?: string; token?: string }
   | { type: "join" | "leave"; user: string; ts: number }
   | { type: "who"; users: string[] }
   | { type: "pong" }
@@ -29,7 +30,7 @@ export type ServerEvent =
 
 /** One line to the server. */
 export type ClientRequest =
-  | { type: "hello"; user: string; since?: number }
+  | { type: "hello"; user: string; since?: number; epoch?: string; token?: string }
   | { type: "message"; text: string; ref?: string }
   | { type: "who" }
   | { type: "ping" }
@@ -78,8 +79,13 @@ export function parseServerEvent(line: string): ServerEvent | null {
     }
     case "legacy":
       return isString(value.text) ? { type: "legacy", text: value.text } : null;
-    case "history_end":
-      return isMessageId(value.id) ? { type: "history_end", id: value.id } : null;
+    case "history_end": {
+      if (!isMessageId(value.id)) return null;
+      const end: ServerEvent = { type: "history_end", id: value.id };
+      if (isString(value.epoch)) end.epoch = value.epoch;
+      if (isString(value.token)) end.token = value.token;
+      return end;
+    }
     case "join":
     case "leave":
       return isString(value.user) && isTime(value.ts)

@@ -28,6 +28,12 @@ export interface Identity {
   dialect: Dialect;
   /** JSON mode: replay only messages with a higher id. */
   since?: number;
+  /** JSON mode: the history epoch `since` belongs to (see `resume.ts`). */
+  epoch?: string;
+  /** JSON mode: the resume token of the client's previous session. */
+  token?: string;
+  /** Whether the client can resume (JSON mode): it gets a resume token and the epoch. */
+  resumable: boolean;
 }
 
 /** The handshake's outcome: an identity, or how the session ends and in which dialect. */
@@ -87,12 +93,12 @@ export async function handshake(
     });
   }
   if (isHttpRequest(line.text)) return { end: { kind: "http_probe" }, dialect };
-  let identity: Identity = { user: line.text, dialect };
+  let identity: Identity = { user: line.text, dialect, resumable: false };
   if (line.text.startsWith("{")) {
     dialect = jsonDialect;
     const hello = parseHello(line.text);
     if ("code" in hello) return { end: { kind: "refused", error: hello }, dialect };
-    identity = { ...hello, dialect };
+    identity = { ...hello, dialect, resumable: true };
   }
   // NFC, so that "Zoë" typed precomposed or decomposed is one name.
   const name = sanitize(identity.user).trim().normalize("NFC");

@@ -13,7 +13,7 @@
  */
 
 import type { Logger } from "../ops/log.ts";
-import type { Presence } from "../store/presence.ts";
+import { foldName, type Presence, type TakeOverResult } from "../store/presence.ts";
 
 /** Options for {@linkcode Roster}. */
 export interface RosterOptions {
@@ -24,6 +24,7 @@ export interface RosterOptions {
 
 interface Held {
   user: string;
+  tokenHash?: string;
   onLost: () => void;
 }
 
@@ -54,16 +55,50 @@ export class Roster {
   }
 
   /**
-   * Claims `user` for the connection `owner` (unique across replicas).
-   * `onLost` is called if the claim is later lost to someone else.
+   * Claims `user` for the connection `owner` (unique across replicas), with
+   * the hash of the resume token that may take it over, if any. `onLost` is
+   * called if the claim is later lost to someone else.
    *
    * @returns false when someone else holds the name.
    * @throws {StoreUnavailableError} when the registry cannot be reached.
    */
-  async claim(user: string, owner: string, onLost: () => void): Promise<boolean> {
-    if (!await this.#presence.claim(user, owner)) return false;
-    this.#held.set(owner, { user, onLost });
+  async claim(
+    user: string,
+    owner: string,
+    onLost: () => void,
+    tokenHash?: string,
+  ): Promise<boolean> {
+    if (!await this.#presence.claim(user, owner, tokenHash)) return false;
+    this.#held.set(owner, { user, tokenHash, onLost });
     return true;
+  }
+
+  /**
+   * Claims `user` like {@linkcode claim}, also from a claim whose token hash
+   * is `presentedHash` (see `Presence.takeOver`). A connection of this
+   * replica that held the name loses it at once; one on another replica at
+   * its replica's next refresh.
+   *
+   * @throws {StoreUnavailableError} when the registry cannot be reached.
+   */
+  async takeOver(
+    user: string,
+    owner: string,
+    onLost: () => void,
+    presentedHash: string,
+    tokenHash: string,
+  ): Promise<TakeOverResult> {
+    const result = await this.#presence.takeOver(user, owner, presentedHash, tokenHash);
+    if (result === "held") return result;
+    const key = foldName(user);
+    for (const [other, held] of this.#held) {
+      if (other !== owner && foldName(held.user) === key) {
+        this.#held.delete(other);
+        held.onLost();
+      }
+    }
+    this.#held.set(owner, { user, tokenHash, onLost });
+    return result;
   }
 
   /** Releases the name `owner` holds, if any. A failure is logged; the claim then expires. */
@@ -100,7 +135,9 @@ export class Roster {
     const held = [...this.#held];
     try {
       const lost = new Set(
-        await this.#presence.refresh(held.map(([owner, { user }]) => ({ user, owner }))),
+        await this.#presence.refresh(
+          held.map(([owner, { user, tokenHash }]) => ({ user, owner, tokenHash })),
+        ),
       );
       for (const [owner, { user, onLost }] of held) {
         // Released while the refresh ran: nothing left to lose.

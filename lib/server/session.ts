@@ -19,7 +19,8 @@
 
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame } from "./frame.ts";
-import { handshake } from "./handshake.ts";
+import { handshake, type Identity } from "./handshake.ts";
+import { claimName, HISTORY_RESET_TEXT, planReplay } from "./resume.ts";
 import { type Hub, type Member, SlowJoinError } from "./hub.ts";
 import { type Line, readLines } from "../util/line_reader.ts";
 import type { Logger } from "../ops/log.ts";
@@ -158,7 +159,8 @@ export class Session {
     const { user } = identity;
     this.#dialect = identity.dialect;
     this.#user = user;
-    if (!await roster.claim(user, origin, () => this.end({ kind: "name_lost" }))) {
+    const claim = await claimName(roster, identity, origin, () => this.end({ kind: "name_lost" }));
+    if (!claim) {
       return {
         kind: "refused",
         error: {
@@ -167,6 +169,10 @@ export class Session {
         },
       };
     }
+    if (claim.takenBack) {
+      this.#options.metrics.resumes.name_taken_back.inc();
+      logger.info("name taken back", { remote: this.#remote, user });
+    }
     await hub.join(
       this.#member,
       // A resume gets every stored message it missed, not only the replay window.
@@ -174,7 +180,7 @@ export class Session {
         store.history(
           identity.since === undefined ? this.#limits.historyReplay : this.#limits.historyLimit,
         ),
-      (snapshot) => this.#sendHistory(snapshot, identity.since),
+      (snapshot) => this.#sendHistory(snapshot, identity, claim.token),
     );
     this.#joined = true;
     logger.info("joined", { remote: this.#remote, user });
@@ -220,7 +226,7 @@ export class Session {
     }
   }
 
-  async #sendHistory(snapshot: HistorySnapshot, since: number | undefined): Promise<void> {
+  async #sendHistory(snapshot: HistorySnapshot, identity: Identity, token?: string): Promise<void> {
     const send = async (text: string) => {
       const sent = await this.#outbound.send(
         encoder.encode(text),
@@ -230,8 +236,12 @@ export class Session {
       if (!sent) throw new SlowClientError(`history not read within ${WRITE_TIMEOUT_MS / 1000} s`);
     };
     const dialect = this.#dialect;
-    let piece = "";
-    for (const entry of snapshot.entries) {
+    const { entries, since, outcome } = planReplay(identity, snapshot, this.#limits.historyReplay);
+    if (outcome) this.#options.metrics.resumes[outcome].inc();
+    let piece = outcome === "reset_by_epoch"
+      ? `${dialect.notice("history_reset", HISTORY_RESET_TEXT)}\n`
+      : "";
+    for (const entry of entries) {
       if (since !== undefined && (entry.type !== "message" || entry.id <= since)) continue;
       piece += `${dialect.history(entry)}\n`;
       if (piece.length >= HISTORY_CHUNK_BYTES) {
@@ -239,7 +249,8 @@ export class Session {
         piece = "";
       }
     }
-    await send(`${piece}${dialect.historyEnd(snapshot.lastId)}\n`);
+    const resume = identity.resumable ? { epoch: snapshot.epoch, token } : undefined;
+    await send(`${piece}${dialect.historyEnd(snapshot.lastId, resume)}\n`);
   }
 
   /** Handles one line from a joined client. Returns why the session ends, if it does. */

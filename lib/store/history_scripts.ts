@@ -9,36 +9,28 @@
  * @module
  */
 
+import { NEXT_ID } from "./redis_epoch.ts";
+
 /**
- * KEYS: list, counter, and outside a Cluster the old counter. ARGV: the
- * entry's fields as JSON without the opening brace, channel, retention,
- * origin as a JSON string, PUBLISH or SPUBLISH.
+ * KEYS: list, counter, epoch, and outside a Cluster the old counter. ARGV:
+ * the entry's fields as JSON without the opening brace, channel, retention,
+ * origin as a JSON string, the highest id the calling replica delivered,
+ * PUBLISH or SPUBLISH.
  */
-export const APPEND: string = `
-local id = redis.call('INCR', KEYS[2])
-if KEYS[3] then
+export const APPEND: string = NEXT_ID + `
+local id = next_id(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[5]))
+if KEYS[4] then
   -- Older replicas still count in the old key during a rolling update.
-  local old = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local old = tonumber(redis.call('GET', KEYS[4]) or '0')
   if old >= id then
     id = old + 1
     redis.call('SET', KEYS[2], id)
   end
-  if old > 0 then redis.call('SET', KEYS[3], id) end
-end
-if id == 1 then
-  -- A lost or new counter must never reissue ids still in the list.
-  local last = redis.call('LINDEX', KEYS[1], -1)
-  if last then
-    local ok, entry = pcall(cjson.decode, last)
-    if ok and type(entry) == 'table' and type(entry.id) == 'number' and entry.id >= id then
-      id = entry.id + 1
-      redis.call('SET', KEYS[2], id)
-    end
-  end
+  if old > 0 then redis.call('SET', KEYS[4], id) end
 end
 redis.call('RPUSH', KEYS[1], '{"id":' .. id .. ',' .. ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call(ARGV[5], ARGV[2], '{"type":"message","origin":' .. ARGV[4] .. ',"id":' .. id .. ',' .. ARGV[1])
+redis.call(ARGV[6], ARGV[2], '{"type":"message","origin":' .. ARGV[4] .. ',"id":' .. id .. ',' .. ARGV[1])
 return id
 `;
 
@@ -65,10 +57,15 @@ end
 `;
 
 /**
- * KEYS: list, counter. ARGV: first and last index. The counter and a range.
+ * KEYS: list, counter, epoch. ARGV: first and last index. The counter, the
+ * range and the epoch, read together; a missing key reads as ''.
  */
 export const HISTORY: string = `
-return {redis.call('GET', KEYS[2]) or '0', redis.call('LRANGE', KEYS[1], ARGV[1], ARGV[2])}
+return {
+  redis.call('GET', KEYS[2]) or '',
+  redis.call('LRANGE', KEYS[1], ARGV[1], ARGV[2]),
+  redis.call('GET', KEYS[3]) or '',
+}
 `;
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Claim, foldName, type Presence, sortNames } from "./presence.ts";
+import { type Claim, foldName, type Presence, sortNames, type TakeOverResult } from "./presence.ts";
 
 /** Options for {@linkcode LocalPresence}. */
 export interface LocalPresenceOptions {
@@ -14,6 +14,13 @@ export interface LocalPresenceOptions {
    * within one process, a claim can only outlive its connection by a bug.
    */
   ttlMs?: number;
+}
+
+interface Held {
+  owner: string;
+  name: string;
+  expires: number;
+  tokenHash?: string;
 }
 
 /**
@@ -28,7 +35,7 @@ export interface LocalPresenceOptions {
  */
 export class LocalPresence implements Presence {
   readonly #ttlMs: number;
-  readonly #claims = new Map<string, { owner: string; name: string; expires: number }>();
+  readonly #claims = new Map<string, Held>();
 
   /** @throws {RangeError} when `ttlMs` is not above 0. */
   constructor(options: LocalPresenceOptions = {}) {
@@ -37,13 +44,33 @@ export class LocalPresence implements Presence {
     this.#ttlMs = ttlMs;
   }
 
-  claim(user: string, owner: string): Promise<boolean> {
+  claim(user: string, owner: string, tokenHash?: string): Promise<boolean> {
     const now = this.#sweep();
     const key = foldName(user);
     const held = this.#claims.get(key);
     if (held && held.owner !== owner) return Promise.resolve(false);
-    this.#claims.set(key, { owner, name: user, expires: now + this.#ttlMs });
+    this.#claims.set(key, { owner, name: user, expires: now + this.#ttlMs, tokenHash });
     return Promise.resolve(true);
+  }
+
+  takeOver(
+    user: string,
+    owner: string,
+    presentedHash: string,
+    tokenHash: string,
+  ): Promise<TakeOverResult> {
+    const now = this.#sweep();
+    const key = foldName(user);
+    const held = this.#claims.get(key);
+    const result = !held || held.owner === owner
+      ? "claimed"
+      : held.tokenHash === presentedHash
+      ? "taken_back"
+      : "held";
+    if (result !== "held") {
+      this.#claims.set(key, { owner, name: user, expires: now + this.#ttlMs, tokenHash });
+    }
+    return Promise.resolve(result);
   }
 
   release(user: string, owner: string): Promise<void> {
@@ -62,13 +89,14 @@ export class LocalPresence implements Presence {
   refresh(claims: ReadonlyArray<Claim>): Promise<string[]> {
     const now = this.#sweep();
     const lost: string[] = [];
-    for (const { user, owner } of claims) {
+    for (const { user, owner, tokenHash } of claims) {
       const key = foldName(user);
       const held = this.#claims.get(key);
       if (held && held.owner !== owner) {
         lost.push(user);
       } else {
-        this.#claims.set(key, { owner, name: held?.name ?? user, expires: now + this.#ttlMs });
+        const name = held?.name ?? user;
+        this.#claims.set(key, { owner, name, expires: now + this.#ttlMs, tokenHash });
       }
     }
     return Promise.resolve(lost);

@@ -8,6 +8,13 @@
  * {@linkcode foldName}). The name as the user typed it is kept for display,
  * and {@linkcode Presence.list} returns those display names.
  *
+ * A claim may carry the hash of a resume token (`tokenHash`): whoever
+ * presents the token takes the claim over at once
+ * ({@linkcode Presence.takeOver}), so that a client whose replica crashed
+ * does not wait for the dead replica's claim to expire. Only the hash is
+ * kept; comparing hashes also means that no timing of the comparison tells
+ * anything about the token.
+ *
  * Implementations: `local_presence.ts` (one process, for the embedded store)
  * and `redis_presence.ts` (any number of replicas). This module holds only
  * what they share; it does no I/O and decides nothing about what a client
@@ -22,12 +29,38 @@ export interface Claim {
   user: string;
   /** The claiming connection's id, unique across replicas. */
   owner: string;
+  /** Hash of the resume token that may take this claim over; none: it cannot be. */
+  tokenHash?: string;
 }
+
+/**
+ * How {@linkcode Presence.takeOver} went: `claimed` (nobody held the name, or
+ * this owner did), `taken_back` (a claim with the presented token's hash was
+ * moved to this owner), `held` (someone else holds it and the token is not
+ * theirs: wrong, expired, or never given).
+ */
+export type TakeOverResult = "claimed" | "taken_back" | "held";
 
 /** The online users of every replica. */
 export interface Presence {
-  /** Claims `user` for `owner` (a unique per-connection id). False if someone else holds it. */
-  claim(user: string, owner: string): Promise<boolean>;
+  /**
+   * Claims `user` for `owner` (a unique per-connection id), with the hash of
+   * the resume token that may take it over. False if someone else holds it.
+   */
+  claim(user: string, owner: string, tokenHash?: string): Promise<boolean>;
+  /**
+   * Claims `user` for `owner` like {@linkcode claim}, and also when someone
+   * else holds it under `presentedHash` (the hash of the token the client
+   * presented): that claim then moves to `owner`, atomically, with
+   * `tokenHash` as its new token's hash. The old owner's next refresh
+   * reports the name lost.
+   */
+  takeOver(
+    user: string,
+    owner: string,
+    presentedHash: string,
+    tokenHash: string,
+  ): Promise<TakeOverResult>;
   /** Releases `user` if `owner` still holds it. */
   release(user: string, owner: string): Promise<void>;
   /** Names online on all replicas, sorted. */

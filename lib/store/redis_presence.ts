@@ -8,6 +8,10 @@
  * | ---------- | ---------- | ----------------------------------------------------------- |
  * | `P`        | sorted set | member: folded name; score: expiry, Redis time in ms        |
  * | `P:owners` | hash       | folded name -> `{"owner":"<connection id>","name":"Alice"}` |
+
+A claim made with a resume token also holds the token's hash in its hash
+value (`"token":"<hex>"`); the takeover script compares it with the hash of
+the token presented and moves the claim in the same step.
  *
  * The scripts read the clock with Redis `TIME`, so replicas whose clocks
  * disagree cannot expire each other's claims early. Every script first
@@ -20,7 +24,7 @@
  */
 
 import type { Logger } from "../ops/log.ts";
-import { type Claim, foldName, type Presence, sortNames } from "./presence.ts";
+import { type Claim, foldName, type Presence, sortNames, type TakeOverResult } from "./presence.ts";
 import { RedisCalls, type RedisConfig, RedisLink } from "./redis_connection.ts";
 
 /** Options for {@linkcode RedisPresence.connect}. */
@@ -53,14 +57,17 @@ local function sweep(now)
     redis.call('HDEL', KEYS[2], unpack(expired))
   end
 end
--- The owner holding a folded name, or nil. The sorted set decides whether a
--- claim exists; a hash entry without it, or not in our format, holds nothing.
+-- The owner holding a folded name and its token's hash, or nil. The sorted
+-- set decides whether a claim exists; a hash entry without it, or not in our
+-- format, holds nothing.
 local function holder(member)
   if not redis.call('ZSCORE', KEYS[1], member) then return nil end
   local raw = redis.call('HGET', KEYS[2], member)
   if not raw then return nil end
   local ok, value = pcall(cjson.decode, raw)
-  if ok and type(value) == 'table' and type(value.owner) == 'string' then return value.owner end
+  if ok and type(value) == 'table' and type(value.owner) == 'string' then
+    return value.owner, value.token
+  end
   return nil
 end
 `;
@@ -74,6 +81,22 @@ if current ~= nil and current ~= ARGV[2] then return 0 end
 redis.call('ZADD', KEYS[1], ms(now + tonumber(ARGV[4])), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
+`;
+
+// ARGV: folded name, owner, hash value, ttl, presented token hash.
+// Returns 1 if claimed, 2 if taken back from another owner, 0 if held.
+const TAKE_OVER = PRELUDE + `
+local now = now_ms()
+sweep(now)
+local current, token = holder(ARGV[1])
+local result = 1
+if current ~= nil and current ~= ARGV[2] then
+  if token ~= ARGV[5] then return 0 end
+  result = 2
+end
+redis.call('ZADD', KEYS[1], ms(now + tonumber(ARGV[4])), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return result
 `;
 
 // ARGV: folded name, owner.
@@ -174,14 +197,31 @@ export class RedisPresence implements Presence {
   }
 
   /** @throws {StoreUnavailableError} */
-  async claim(user: string, owner: string): Promise<boolean> {
+  async claim(user: string, owner: string, tokenHash?: string): Promise<boolean> {
     const reply = await this.#calls.script(CLAIM, this.#keys, [
       foldName(user),
       owner,
-      JSON.stringify({ owner, name: user }),
+      claimValue({ user, owner, tokenHash }),
       String(this.#options.ttlMs),
     ]);
     return reply === 1;
+  }
+
+  /** @throws {StoreUnavailableError} */
+  async takeOver(
+    user: string,
+    owner: string,
+    presentedHash: string,
+    tokenHash: string,
+  ): Promise<TakeOverResult> {
+    const reply = await this.#calls.script(TAKE_OVER, this.#keys, [
+      foldName(user),
+      owner,
+      claimValue({ user, owner, tokenHash }),
+      String(this.#options.ttlMs),
+      presentedHash,
+    ]);
+    return reply === 2 ? "taken_back" : reply === 1 ? "claimed" : "held";
   }
 
   /** @throws {StoreUnavailableError} (the claim then expires on its own) */
@@ -205,9 +245,7 @@ export class RedisPresence implements Presence {
     for (let start = 0; start < claims.length; start += REFRESH_BATCH) {
       const batch = claims.slice(start, start + REFRESH_BATCH);
       const args = [String(this.#options.ttlMs)];
-      for (const { user, owner } of batch) {
-        args.push(foldName(user), owner, JSON.stringify({ owner, name: user }));
-      }
+      for (const claim of batch) args.push(foldName(claim.user), claim.owner, claimValue(claim));
       const positions = await this.#calls.script(REFRESH, this.#keys, args) as number[];
       for (const position of positions) lost.push(batch[position].user);
     }
@@ -217,6 +255,13 @@ export class RedisPresence implements Presence {
   async close(): Promise<void> {
     await this.#link.close();
   }
+}
+
+/** The hash value of a claim: its owner, the name as typed and the token's hash, if any. */
+function claimValue({ user, owner, tokenHash }: Claim): string {
+  return JSON.stringify(
+    tokenHash === undefined ? { owner, name: user } : { owner, name: user, token: tokenHash },
+  );
 }
 
 /** The display name in a hash value, or the folded name if the value is missing or not ours. */

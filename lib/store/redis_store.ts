@@ -5,7 +5,8 @@
  * Keys, given the history key `K` (default `chat_history`, the old service's
  * list): `K` is the list, appended with RPUSH as before; `{K}:seq` is the id
  * counter, named with `K` as hash tag so that a Redis Cluster keeps every key
- * of one history in one slot (room is left for `{K}:epoch`). The Pub/Sub
+ * of one history in one slot, like `{K}:epoch`, the history's epoch
+ * (`redis_epoch.ts`). The Pub/Sub
  * channel is `K:events` (PUBLISH, as older replicas use), or `{K}:events`
  * with sharded Pub/Sub (SPUBLISH) in a Cluster. One Lua script assigns the
  * id, appends, trims and publishes, so list order, id order and publish order
@@ -30,6 +31,7 @@ import { RedisCalls, type RedisConfig, RedisLink } from "./redis_connection.ts";
 import type { LogFields, Logger } from "../ops/log.ts";
 import { sleep } from "../util/deadline.ts";
 import { APPEND, HISTORY, MIGRATE, RAISE, SINCE } from "./history_scripts.ts";
+import { ENSURE_EPOCH, epochKey, newEpoch } from "./redis_epoch.ts";
 import {
   type HistorySnapshot,
   type Store,
@@ -42,8 +44,8 @@ import {
   type NewMessage,
   type Notice,
   parseEntry,
-  toChatMessage,
 } from "../protocol/model.ts";
+import { parseEvent } from "./pubsub_event.ts";
 
 /** Options for {@linkcode RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -65,7 +67,7 @@ export class RedisStore implements Store {
   readonly #commands: RedisLink;
   readonly #subscriber: RedisLink;
   readonly #options: RedisStoreOptions;
-  readonly #keys: { list: string; seq: string; oldSeq: string; channel: string };
+  readonly #keys: { list: string; seq: string; oldSeq: string; epoch: string; channel: string };
   readonly #calls: RedisCalls;
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
@@ -89,6 +91,7 @@ export class RedisStore implements Store {
       list: key,
       seq: `{${key}}:seq`,
       oldSeq: `${key}:seq`,
+      epoch: epochKey(key),
       channel: commands.cluster ? `{${key}}:events` : `${key}:events`,
     };
     this.description = `Redis at ${options.redis.url}, list "${key}"`;
@@ -143,13 +146,14 @@ export class RedisStore implements Store {
     };
     if (message.ref !== undefined) stored.ref = message.ref;
     const fields = JSON.stringify(stored);
-    const keys = [this.#keys.list, this.#keys.seq];
+    const keys = [this.#keys.list, this.#keys.seq, this.#keys.epoch];
     if (!this.#commands.cluster) keys.push(this.#keys.oldSeq);
     const reply = await this.#calls.script(APPEND, keys, [
       fields.slice(1),
       this.#keys.channel,
       String(this.#options.historyLimit),
       JSON.stringify(message.origin),
+      String(this.#lastId),
       this.#commands.cluster ? "SPUBLISH" : "PUBLISH",
     ]);
     const id = Number(reply);
@@ -167,18 +171,31 @@ export class RedisStore implements Store {
   }
 
   async history(limit: number): Promise<HistorySnapshot> {
+    const { list, seq, epoch } = this.#keys;
     const range = limit > 0 ? [String(-limit), "-1"] : ["1", "0"];
-    const [seq, raw] = await this.#calls.script(
-      HISTORY,
-      [this.#keys.list, this.#keys.seq],
-      range,
-    ) as [string, string[]];
-    const entries = raw.map(parseEntry);
-    let lastId = Number(seq);
-    for (const entry of entries) {
-      if (entry.type === "message" && entry.id > lastId) lastId = entry.id;
-    }
-    return { entries, lastId };
+    const read = async () => {
+      const [counter, raw, current] = await this.#calls.script(
+        HISTORY,
+        [list, seq, epoch],
+        range,
+      ) as [string, string[], string];
+      const entries = raw.map(parseEntry);
+      let lastId = Number(counter);
+      for (const entry of entries) {
+        if (entry.type === "message" && entry.id > lastId) lastId = entry.id;
+      }
+      // Sound: a counter behind its list or what was delivered has lost history.
+      const sound = counter !== "" && Number(counter) >= Math.max(lastId, this.#lastId);
+      return { entries, lastId, epoch: sound && current !== "" ? current : null };
+    };
+    const snapshot = await read();
+    if (snapshot.epoch !== null) return { ...snapshot, epoch: snapshot.epoch };
+    const made = await this.#calls.script(ENSURE_EPOCH, [list, seq, epoch], [
+      newEpoch(),
+      String(this.#lastId),
+    ]) as string;
+    const again = await read();
+    return { ...again, epoch: again.epoch ?? made };
   }
 
   async subscribe(listener: (event: ChatEvent) => void): Promise<void> {
@@ -360,27 +377,4 @@ export class RedisStore implements Store {
       this.#accept(event);
     }
   }
-}
-
-/** A Pub/Sub event, or `null` when it is not one of ours. */
-function parseEvent(raw: string): ChatEvent | null {
-  let value;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  if (typeof value?.origin !== "string") return null;
-  const origin: string = value.origin;
-  if (value.type === "message") {
-    const message = toChatMessage(value);
-    return message && { type: "message", origin, ...message };
-  }
-  if (
-    (value.type === "join" || value.type === "leave") && typeof value.user === "string" &&
-    typeof value.ts === "number" && Number.isFinite(value.ts)
-  ) {
-    return { type: value.type, user: value.user, ts: value.ts, origin };
-  }
-  return null;
 }

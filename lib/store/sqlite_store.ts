@@ -23,6 +23,10 @@ import {
   type Notice,
   toChatMessage,
 } from "../protocol/model.ts";
+import { randomId } from "../util/random_id.ts";
+
+/** Random bytes in a history epoch. */
+const EPOCH_BYTES = 16;
 
 /** Options for {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -42,6 +46,7 @@ export class SqliteStore implements Store {
   readonly #trim: StatementSync;
   readonly #newest: StatementSync;
   readonly #lastId: StatementSync;
+  readonly #epoch: string;
   readonly #historyLimit: number;
   readonly #metrics: StoreMetrics | undefined;
   #listener: ((event: ChatEvent) => void) | null = null;
@@ -57,6 +62,8 @@ export class SqliteStore implements Store {
       "SELECT id, user, text, ts, ref FROM (SELECT * FROM messages ORDER BY id DESC LIMIT ?) ORDER BY id",
     );
     this.#lastId = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'");
+    const epoch = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get();
+    this.#epoch = String((epoch as { value: string }).value);
   }
 
   /** Opens (creating when needed) `chat.sqlite` in the data directory. */
@@ -75,7 +82,13 @@ export class SqliteStore implements Store {
         ts INTEGER NOT NULL,
         ref TEXT
       );
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
+    // The epoch is made with the history: a new or lost database file gets a
+    // new one, and so does a database from before epochs existed.
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)").run(
+      randomId(EPOCH_BYTES),
+    );
     // Databases made before message refs existed gain the column in place.
     const columns = db.prepare("PRAGMA table_info(messages)").all() as { name: string }[];
     if (!columns.some((column) => column.name === "ref")) {
@@ -127,6 +140,7 @@ export class SqliteStore implements Store {
       return Promise.resolve({
         entries,
         lastId: Number(last?.seq ?? 0),
+        epoch: this.#epoch,
       });
     } catch (error) {
       return Promise.reject(

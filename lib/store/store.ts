@@ -24,6 +24,12 @@ export interface HistorySnapshot {
   entries: HistoryEntry[];
   /** The id of the newest message stored when the snapshot was taken (0 when none). */
   lastId: number;
+  /**
+   * The history's epoch: a random id made with the id counter and replaced
+   * whenever the history is lost (the counter gone or rolled back), so that
+   * ids of a lost history are never taken for ids of this one.
+   */
+  epoch: string;
 }
 
 /** Counters a store reports its faults to. */
@@ -63,7 +69,7 @@ export interface Store {
 
   /**
    * Reads up to `limit` of the newest entries, with the id of the newest
-   * message they include.
+   * message they include and the history's epoch.
    *
    * @throws {StoreUnavailableError}
    */

@@ -18,6 +18,13 @@ Deno.test("a hello names the user and may carry a since id", () => {
   });
 });
 
+Deno.test("a hello may carry the history's epoch and a resume token", () => {
+  assert.deepEqual(
+    parseHello('{"type":"hello","user":"ann","since":7,"epoch":"Ep-1_x","token":"tok_EN-9"}'),
+    { user: "ann", since: 7, epoch: "Ep-1_x", token: "tok_EN-9" },
+  );
+});
+
 Deno.test("a malformed hello is a fatal bad_hello error saying what is wrong", () => {
   const cases: [string, RegExp][] = [
     ["{", /not valid JSON/],
@@ -27,6 +34,10 @@ Deno.test("a malformed hello is a fatal bad_hello error saying what is wrong", (
     ['{"type":"hello","user":"ann","since":-1}', /"since"/],
     ['{"type":"hello","user":"ann","since":1.5}', /"since"/],
     ['{"type":"hello","user":"ann","since":"3"}', /"since"/],
+    ['{"type":"hello","user":"ann","token":5}', /"token"/],
+    ['{"type":"hello","user":"ann","token":"has space"}', /"token"/],
+    [`{"type":"hello","user":"ann","token":"${"t".repeat(129)}"}`, /"token"/],
+    ['{"type":"hello","user":"ann","epoch":""}', /"epoch"/],
   ];
   for (const [line, reason] of cases) {
     const result = parseHello(line);

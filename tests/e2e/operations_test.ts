@@ -111,6 +111,57 @@ Deno.test("metrics count connections, messages, deliveries and append latency", 
   await Promise.all([ann.close(), bob.close(), cat.close(), probe.close()]);
 });
 
+/** Whether `promtool` (Debian package `prometheus`, installed by `.ci/run`) can be run here. */
+async function havePromtool(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("promtool", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "the whole metrics page passes promtool check metrics, resume outcomes included",
+  // CI installs it; skipped only where it is absent (the name says so in the report).
+  ignore: !await havePromtool(),
+  fn: async () => {
+    await using redis = await RedisServer.start();
+    await using server = await ServerProcess.start({ env: { REDIS_URL: redis.url } });
+    const first = await JsonClient.hello(server.port, { user: "ann" });
+    const end = first.events.at(-1)!;
+    await first.client.request({ type: "message", text: "hi" });
+    await first.client.readUntil((event) => event.type === "message");
+    const back = await JsonClient.hello(server.port, {
+      user: "ann",
+      since: end.id,
+      epoch: end.epoch,
+      token: end.token,
+    });
+    const { body } = await get(server, "/metrics");
+    assert.equal(sample(body, 'chat_resumes_total{outcome="name_taken_back"}'), 1);
+    assert.equal(sample(body, 'chat_resumes_total{outcome="resumed"}'), 1);
+    assert.equal(sample(body, 'chat_resumes_total{outcome="reset_by_epoch"}'), 0);
+    const promtool = new Deno.Command("promtool", {
+      args: ["check", "metrics"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = promtool.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(body));
+    await writer.close();
+    const { code, stdout, stderr } = await promtool.output();
+    const said = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    assert.equal(code, 0, `promtool check metrics:\n${said}`);
+    await Promise.all([first.client.close(), back.client.close()]);
+  },
+});
+
 Deno.test("JSON logs are one object per line, without the Redis password or message text", async () => {
   await using redis = await RedisServer.start();
   const password = "pw-" + crypto.randomUUID();

@@ -272,6 +272,24 @@ export class JsonClient {
     });
   }
 
+  /**
+   * Connects and sends a hello with `fields` (user, since, epoch, token...),
+   * without retrying.
+   *
+   * @returns every event up to and including `history_end` or the fatal error.
+   */
+  static async hello(
+    port: number,
+    fields: JsonEvent,
+  ): Promise<{ client: JsonClient; events: JsonEvent[] }> {
+    const client = new JsonClient(await TextClient.connect(port));
+    await client.request({ type: "hello", ...fields });
+    const events = await client.readUntil((event) =>
+      event.type === "history_end" || event.fatal === true
+    );
+    return { client, events };
+  }
+
   /** Sends one request object as a line. */
   request(value: JsonEvent): Promise<void> {
     return this.lines.send(JSON.stringify(value));

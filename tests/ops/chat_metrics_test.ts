@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   REFUSAL_REASONS,
   REJECTION_REASONS,
+  RESUME_OUTCOMES,
   ServerMetrics,
   STORE_APPEND_BUCKETS,
 } from "../../lib/ops/chat_metrics.ts";
@@ -28,6 +29,7 @@ Deno.test("the server metrics expose every chat_ series, each reason at zero fro
     chat_store_errors_total: "counter",
     chat_store_reconnects_total: "counter",
     chat_store_append_seconds: "histogram",
+    chat_resumes_total: "counter",
   };
   assert.deepEqual(Object.fromEntries(parsed.type), expected);
   for (const name of parsed.type.keys()) assert.ok(parsed.help.get(name), `${name} has help`);
@@ -37,6 +39,9 @@ Deno.test("the server metrics expose every chat_ series, each reason at zero fro
   }
   for (const reason of REJECTION_REASONS) {
     assert.equal(sample(parsed, "chat_messages_rejected_total", { reason }), 0);
+  }
+  for (const outcome of RESUME_OUTCOMES) {
+    assert.equal(sample(parsed, "chat_resumes_total", { outcome }), 0);
   }
   const les = parsed.samples.filter((s) => s.name === "chat_store_append_seconds_bucket")
     .map((s) => s.labels.le);
@@ -64,6 +69,7 @@ Deno.test("server metric updates show in the next render", () => {
   metrics.storeReconnects.inc();
   metrics.storeAppendSeconds.observe(0.0004);
   metrics.storeAppendSeconds.observe(0.003);
+  metrics.resumes.name_taken_back.inc();
   const parsed = parse(metrics.render());
   assert.equal(sample(parsed, "chat_connected_clients"), 2);
   assert.equal(sample(parsed, "chat_connections_accepted_total"), 2);
@@ -82,6 +88,8 @@ Deno.test("server metric updates show in the next render", () => {
   assert.equal(sample(parsed, "chat_store_append_seconds_bucket", { le: "0.005" }), 2);
   assert.equal(sample(parsed, "chat_store_append_seconds_bucket", { le: "+Inf" }), 2);
   assert.equal(sample(parsed, "chat_store_append_seconds_count"), 2);
+  assert.equal(sample(parsed, "chat_resumes_total", { outcome: "name_taken_back" }), 1);
+  assert.equal(sample(parsed, "chat_resumes_total", { outcome: "resumed" }), 0);
   // The reason children are fixed: a typo is a type error, not a new series.
   assert.ok(Object.isFrozen(metrics.refused));
 });

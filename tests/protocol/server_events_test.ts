@@ -21,6 +21,19 @@ Deno.test("a message event keeps only the message's fields", () => {
   );
 });
 
+Deno.test("history_end is read with its resume point, and without one from older servers", () => {
+  assert.deepEqual(parseServerEvent('{"type":"history_end","id":9,"epoch":"e1","token":"t1"}'), {
+    type: "history_end",
+    id: 9,
+    epoch: "e1",
+    token: "t1",
+  });
+  assert.deepEqual(parseServerEvent('{"type":"history_end","id":9,"epoch":7,"token":null}'), {
+    type: "history_end",
+    id: 9,
+  });
+});
+
 Deno.test("malformed or unknown lines are ignored, not errors", () => {
   for (
     const line of [

@@ -25,7 +25,7 @@ function notice(type: "join" | "leave", user: string): ChatEvent {
   return { type, user, ts: 1_700_000_000_000, origin: `conn-${user}` };
 }
 
-const EMPTY: HistorySnapshot = { entries: [], lastId: 0 };
+const EMPTY: HistorySnapshot = { entries: [], lastId: 0, epoch: "e1" };
 
 function snapshotUpTo(lastId: number): HistorySnapshot {
   const entries = [];
@@ -33,7 +33,7 @@ function snapshotUpTo(lastId: number): HistorySnapshot {
     const { user, text, ts } = message(id) as Extract<ChatEvent, { type: "message" }>;
     entries.push({ type: "message" as const, id, user, text, ts });
   }
-  return { entries, lastId };
+  return { entries, lastId, epoch: "e1" };
 }
 
 class Recorder implements Member {

@@ -63,3 +63,29 @@ Deno.test("a claim that expired and was taken elsewhere is reported lost to its 
     roster.close();
   }
 });
+
+Deno.test("taking a name over with its token ends this replica's old holder at once, and only it", async () => {
+  const presence = new LocalPresence();
+  const roster = new Roster(presence, { ttlMs: 60_000, logger });
+  const lost: string[] = [];
+  try {
+    assert.equal(await roster.claim("ann", "a", () => lost.push("a"), "hash-a"), true);
+    await roster.claim("bob", "b", () => lost.push("b"), "hash-b");
+    assert.equal(
+      await roster.takeOver("ANN", "c", () => lost.push("c"), "wrong", "hash-c"),
+      "held",
+    );
+    assert.equal(lost.length, 0, "a wrong token takes nothing");
+    assert.equal(
+      await roster.takeOver("ANN", "c", () => lost.push("c"), "hash-a", "hash-c"),
+      "taken_back",
+    );
+    assert.deepEqual(lost, ["a"]);
+    await roster.release("a");
+    await roster.refresh();
+    assert.deepEqual(lost, ["a"], "the new holder keeps it");
+    assert.deepEqual(await roster.list(), ["ANN", "bob"]);
+  } finally {
+    roster.close();
+  }
+});

@@ -121,6 +121,54 @@ export async function presenceContract(t: Deno.TestContext, open: Opener): Promi
     },
   );
 
+  await t.step(
+    "a claim is taken over with its token's hash, at once; the old owner's refresh reports it lost",
+    async () => {
+      await using(open, 60_000, async (p) => {
+        assert.equal(await p.claim("Grace", "c1", "hash-1"), true);
+        assert.equal(await p.claim("grace", "c2"), false, "a plain claim still fails");
+        assert.equal(await p.takeOver("GRACE", "c2", "hash-1", "hash-2"), "taken_back");
+        assert.deepEqual(await p.refresh([{ user: "Grace", owner: "c1", tokenHash: "hash-1" }]), [
+          "Grace",
+        ]);
+        assert.deepEqual(await p.list(), ["GRACE"], "the new owner's name is listed");
+        assert.equal(
+          await p.takeOver("grace", "c3", "hash-1", "hash-3"),
+          "held",
+          "a used token does not work twice",
+        );
+        assert.equal(await p.takeOver("grace", "c3", "hash-2", "hash-3"), "taken_back");
+        await p.release("grace", "c2");
+        assert.deepEqual(await p.list(), ["grace"], "the old owner cannot release it any more");
+      });
+    },
+  );
+
+  await t.step("a wrong token, or a claim made without one, is not taken over", async () => {
+    await using(open, 60_000, async (p) => {
+      await p.claim("heidi", "c1", "hash-1");
+      await p.claim("ivan", "c1");
+      assert.equal(await p.takeOver("heidi", "c2", "hash-x", "hash-2"), "held");
+      assert.equal(await p.takeOver("ivan", "c2", "", "hash-2"), "held");
+      assert.equal(await p.takeOver("ivan", "c2", "hash-1", "hash-2"), "held");
+      assert.equal(await p.takeOver("judy", "c2", "hash-x", "hash-2"), "claimed", "a free name");
+      assert.equal(await p.takeOver("judy", "c2", "hash-y", "hash-3"), "claimed", "its own");
+      assert.equal(await p.takeOver("JUDY", "c3", "hash-3", "hash-4"), "taken_back");
+    });
+  });
+
+  await t.step(
+    "a claim that expired and was taken back by its refresh keeps its token",
+    async () => {
+      await using(open, TTL_MS, async (p) => {
+        await p.claim("kim", "c1", "hash-1");
+        await sleep(TTL_MS + 150);
+        assert.deepEqual(await p.refresh([{ user: "kim", owner: "c1", tokenHash: "hash-1" }]), []);
+        assert.equal(await p.takeOver("kim", "c2", "hash-1", "hash-2"), "taken_back");
+      });
+    },
+  );
+
   await t.step("refreshing nothing is fine", async () => {
     await using(open, TTL_MS, async (p) => {
       assert.deepEqual(await p.refresh([]), []);

@@ -124,6 +124,20 @@ async function contract(t: Deno.TestContext, open: Opener): Promise<void> {
       await again.close();
     }
   });
+  await t.step("the history's epoch stays the same across appends and reopening", async () => {
+    const { store, reopen } = await open(100);
+    const { epoch } = await store.history(10);
+    assert.match(epoch, /^[A-Za-z0-9_-]{16,}$/);
+    await store.append({ user: "ann", text: "kept", ts: 1, origin: "o" });
+    assert.equal((await store.history(10)).epoch, epoch);
+    await store.close();
+    const again = await reopen();
+    try {
+      assert.equal((await again.history(10)).epoch, epoch);
+    } finally {
+      await again.close();
+    }
+  });
 }
 
 Deno.test("embedded store", async (t) => {
@@ -133,6 +147,23 @@ Deno.test("embedded store", async (t) => {
     dirs.push(dataDir);
     const openOne = () => SqliteStore.open({ dataDir, historyLimit });
     return { store: await openOne(), reopen: openOne };
+  });
+  await t.step("a lost database file gives the new history a new epoch", async () => {
+    const dataDir = await Deno.makeTempDir({ prefix: "chat-store-" });
+    dirs.push(dataDir);
+    const first = await SqliteStore.open({ dataDir, historyLimit: 100 });
+    await first.append({ user: "ann", text: "gone", ts: 1, origin: "o" });
+    const { epoch } = await first.history(10);
+    await first.close();
+    for await (const entry of Deno.readDir(dataDir)) await Deno.remove(`${dataDir}/${entry.name}`);
+    const again = await SqliteStore.open({ dataDir, historyLimit: 100 });
+    try {
+      const snapshot = await again.history(10);
+      assert.notEqual(snapshot.epoch, epoch);
+      assert.deepEqual(snapshot.entries, []);
+    } finally {
+      await again.close();
+    }
   });
   for (const dir of dirs) await Deno.remove(dir, { recursive: true });
 });
@@ -347,6 +378,64 @@ Deno.test("Redis store", async (t) => {
         assert.ok(stored, "append never succeeded after Redis came back");
         const texts = (await store.history(10)).entries.map((e) => e.type === "message" && e.text);
         assert.deepEqual(texts, ["before", "after"]);
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "a flushed history gets a new epoch, and ids go on above those delivered",
+    async () => {
+      const store = await openRedis("flushed", 100);
+      const events: ChatEvent[] = [];
+      try {
+        await store.subscribe((event) => events.push(event));
+        for (const text of ["1", "2", "3"]) {
+          await store.append({ user: "ann", text, ts: 1, origin: "o" });
+        }
+        await waitFor(events, 3);
+        const before = await store.history(10);
+        assert.equal(await redis.command("GET", "{flushed}:epoch"), before.epoch);
+        await redis.command("DEL", "flushed", "{flushed}:seq", "{flushed}:epoch");
+        const after = await store.history(10);
+        assert.notEqual(after.epoch, before.epoch);
+        assert.deepEqual(after.entries, []);
+        const next = await store.append({ user: "ann", text: "4", ts: 4, origin: "o" });
+        assert.equal(next.id, 4, "no id delivered before is issued again");
+        await waitFor(events, 4);
+        assert.equal((await store.history(10)).epoch, after.epoch, "one loss, one new epoch");
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "a counter rolled back below what was delivered (a failover) replaces the epoch, at append or join",
+    async () => {
+      const store = await openRedis("rolled_back", 100);
+      const events: ChatEvent[] = [];
+      try {
+        await store.subscribe((event) => events.push(event));
+        for (const text of ["1", "2", "3", "4"]) {
+          await store.append({ user: "ann", text, ts: 1, origin: "o" });
+        }
+        await waitFor(events, 4);
+        const { epoch } = await store.history(10);
+        // What a replica that had not received the last two writes holds.
+        await redis.command("SET", "{rolled_back}:seq", "2");
+        await redis.command("LTRIM", "rolled_back", "0", "1");
+        const next = await store.append({ user: "ann", text: "5", ts: 5, origin: "o" });
+        assert.equal(next.id, 5);
+        await waitFor(events, 5);
+        const snapshot = await store.history(10);
+        assert.notEqual(snapshot.epoch, epoch);
+        assert.deepEqual(snapshot.entries.map((e) => e.type === "message" && e.id), [1, 2, 5]);
+
+        await redis.command("SET", "{rolled_back}:seq", "2");
+        assert.notEqual((await store.history(10)).epoch, snapshot.epoch, "found at a join too");
+        assert.equal(Number(await redis.command("GET", "{rolled_back}:seq")), 5);
       } finally {
         await store.close();
       }
