@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { AccountAction } from "./commands.ts";
 import type { ErrorCode } from "./errors.ts";
 import type { ChatEvent, HistoryEntry } from "./model.ts";
 
@@ -25,7 +26,23 @@ export interface ProtocolError {
 }
 
 /** Codes of notices (`* text` in text mode). */
-export type NoticeCode = "shutdown";
+export type NoticeCode =
+  | "shutdown"
+  | "registered"
+  | "logged_in"
+  | "password_changed"
+  | "unregistered";
+
+/**
+ * An account request: `password` is the current one (the old one for
+ * `passwd`, which also carries `newPassword`). Never logged or echoed.
+ */
+export interface AccountRequest {
+  type: "account";
+  action: AccountAction;
+  password: string;
+  newPassword?: string;
+}
 
 /** One thing a joined client asked for. */
 export type Request =
@@ -34,6 +51,7 @@ export type Request =
   | { type: "ping" }
   | { type: "help" }
   | { type: "quit" }
+  | AccountRequest
   | { type: "invalid"; error: ProtocolError };
 
 /**

@@ -18,6 +18,8 @@ export interface Hello {
   user: string;
   /** Resume: only messages with a higher id are replayed. */
   since?: number;
+  /** The password of a registered name; never logged. */
+  password?: string;
 }
 
 /** A message `ref`: the client's own label, echoed back in its receipt. */
@@ -64,6 +66,10 @@ export function parseHello(line: string): Hello | ProtocolError {
     }
     hello.since = value.since as number;
   }
+  if (value.password !== undefined) {
+    if (typeof value.password !== "string") return bad('hello: expected "password" to be a string');
+    hello.password = value.password;
+  }
   return hello;
 }
 
@@ -90,6 +96,16 @@ export function parseJsonRequest(line: string): Request | null {
     case "ping":
     case "quit":
       return { type: value.type };
+    case "register":
+    case "login":
+    case "unregister":
+      if (typeof value.password !== "string") return badRequest('"password" must be a string');
+      return { type: "account", action: value.type, password: value.password };
+    case "passwd":
+      if (typeof value.old !== "string" || typeof value.new !== "string") {
+        return badRequest('"old" and "new" must be strings');
+      }
+      return { type: "account", action: "passwd", password: value.old, newPassword: value.new };
     default:
       return badRequest(`unknown request type ${JSON.stringify(value.type ?? null)}`);
   }

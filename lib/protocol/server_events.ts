@@ -29,7 +29,9 @@ export type ServerEvent =
 
 /** One line to the server. */
 export type ClientRequest =
-  | { type: "hello"; user: string; since?: number }
+  | { type: "hello"; user: string; since?: number; password?: string }
+  | { type: "register" | "login" | "unregister"; password: string }
+  | { type: "passwd"; old: string; new: string }
   | { type: "message"; text: string; ref?: string }
   | { type: "who" }
   | { type: "ping" }

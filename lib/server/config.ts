@@ -28,8 +28,10 @@ export { ENV_VARS, USAGE } from "./settings.ts";
 export interface ServerConfig {
   /** Address the chat listener binds. */
   host: string;
-  /** Chat (TCP) port. */
-  port: number;
+  /** Plain-text chat (TCP) port, or null when it is off. */
+  port: number | null;
+  /** The TLS chat listener, or null when no certificate is configured. */
+  tls: TlsConfig | null;
   /** Port of the health, readiness and metrics endpoints (0: any free port). */
   httpPort: number;
   /** Redis settings, or `null` for the embedded store. */
@@ -70,6 +72,15 @@ export interface ServerConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   /** Log lines as text for people or as JSON objects for collectors. */
   logFormat: "text" | "json";
+}
+
+/** Where the TLS listener listens and finds its certificate. */
+export interface TlsConfig {
+  port: number;
+  /** PEM certificate chain file. */
+  certFile: string;
+  /** PEM private key file. */
+  keyFile: string;
 }
 
 /** A configuration value that cannot be used, with the setting it came from. */
@@ -246,11 +257,21 @@ export function parseConfig(
     throw new ConfigError(settings.source("TRUSTED_NETWORKS"), (error as Error).message);
   }
 
+  const port = settings.value("PORT") ?? null;
+  const tls = tlsConfig(settings);
+  if (port === null && tls === null) {
+    throw new ConfigError(
+      settings.source("PORT"),
+      "is off, but TLS_CERT and TLS_KEY are not set: there would be nothing to listen on",
+    );
+  }
+
   return {
     kind: "run",
     config: {
       host: settings.required("HOST"),
-      port: settings.required("PORT"),
+      port,
+      tls,
       httpPort: settings.required("HTTP_PORT"),
       redis: redisConfig(settings),
       dataDir: settings.required("CHAT_DATA"),
@@ -275,11 +296,23 @@ export function parseConfig(
   };
 }
 
+function tlsConfig(settings: Settings): TlsConfig | null {
+  const certFile = settings.value("TLS_CERT");
+  const keyFile = settings.value("TLS_KEY");
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined || keyFile === undefined) {
+    const missing = certFile === undefined ? "TLS_CERT" : "TLS_KEY";
+    const given = certFile === undefined ? "TLS_KEY" : "TLS_CERT";
+    throw new ConfigError(given, `is set but ${missing} is not; TLS needs both`);
+  }
+  return { port: settings.required("TLS_PORT"), certFile, keyFile };
+}
+
 function redisConfig(settings: Settings): RedisConfig | null {
   const url = settings.value("REDIS_URL");
   const host = settings.value("REDIS_HOST");
   if (url === undefined && host === undefined) {
-    for (const name of ["REDIS_PORT", "REDIS_USER", "REDIS_PASSWORD"] as const) {
+    for (const name of ["REDIS_PORT", "REDIS_USER", "REDIS_PASSWORD", "REDIS_CA"] as const) {
       if (settings.isSet(name)) {
         throw new ConfigError(
           settings.source(name),
@@ -332,5 +365,17 @@ function redisConfig(settings: Settings): RedisConfig | null {
   const password = settings.value("REDIS_PASSWORD") ?? decode(parsed.password);
   parsed.username = "";
   parsed.password = "";
-  return { url: parsed.toString().replace(/\/$/, ""), username, password };
+  const caFile = settings.value("REDIS_CA");
+  if (caFile !== undefined && parsed.protocol !== "rediss:") {
+    throw new ConfigError(
+      settings.source("REDIS_CA"),
+      "is set but Redis is not reached over rediss://",
+    );
+  }
+  return {
+    url: parsed.toString().replace(/\/$/, ""),
+    username,
+    password,
+    ...caFile === undefined ? {} : { caFile },
+  };
 }

@@ -27,6 +27,8 @@ export interface Identity {
   dialect: Dialect;
   /** JSON mode: replay only messages with a higher id. */
   since?: number;
+  /** JSON mode: the password of a registered name (see `sign_in.ts`); never logged. */
+  password?: string;
 }
 
 /** The handshake's outcome: an identity, or how the session ends and in which dialect. */

@@ -17,6 +17,7 @@
  * @module
  */
 
+import type { AccountDesk } from "./account_desk.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame } from "./frame.ts";
 import { handshake } from "./handshake.ts";
@@ -29,6 +30,7 @@ import type { Dialect, Request } from "../protocol/dialect.ts";
 import { FloodGuard } from "./flood_guard.ts";
 import type { Roster } from "./roster.ts";
 import { lastWords, recordEnd, type SessionEnd } from "./session_end.ts";
+import { signIn } from "./sign_in.ts";
 import { type HistorySnapshot, type Store, StoreUnavailableError } from "../store/store.ts";
 import { textDialect } from "../protocol/text_dialect.ts";
 import { EXPIRED, within } from "../util/deadline.ts";
@@ -38,6 +40,8 @@ export interface SessionOptions {
   hub: Hub;
   store: Store;
   roster: Roster;
+  /** Passwords and account requests; a registered name must pass `sign_in.ts` before its claim. */
+  desk: AccountDesk;
   scheduler: FlushScheduler;
   logger: Logger;
   metrics: ServerMetrics;
@@ -158,6 +162,12 @@ export class Session {
     const { user } = identity;
     this.#dialect = identity.dialect;
     this.#user = user;
+    const { dialect } = identity, timeoutMs = this.#limits.handshakeTimeoutMs;
+    const reply = (...lines: string[]) => this.#reply(...lines);
+    const interactive = dialect === textDialect;
+    const io = { lines, dialect, interactive, reply, timeoutMs, signal };
+    const held = await signIn(this.#options.desk, this.#asker(user), identity.password, io);
+    if (held) return held;
     if (!await roster.claim(user, origin, () => this.end({ kind: "name_lost" }))) {
       return {
         kind: "refused",
@@ -288,7 +298,14 @@ export class Session {
       case "message":
         await this.#send(request, user);
         return null;
+      case "account":
+        this.#reply(await this.#options.desk.answer(this.#asker(user), request, this.#dialect));
+        return null;
     }
+  }
+
+  #asker(user: string) {
+    return { user, address: this.#conn.remoteAddr.hostname, remote: this.#remote };
   }
 
   async #who(): Promise<void> {

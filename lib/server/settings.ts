@@ -83,6 +83,11 @@ function oneOf<T extends string>(...choices: T[]): (raw: string) => T {
 
 const text = (raw: string): string => raw;
 
+/** A port, or `off` for none (`null`). */
+function portOrOff(raw: string): number | null {
+  return raw.trim() === "off" ? null : whole(1, 65535)(raw);
+}
+
 function historyKey(raw: string): string {
   if (!/^[A-Za-z0-9_:.-]{1,200}$/.test(raw)) {
     throw new InvalidValue(`expected 1-200 letters, digits or _:.- characters, got "${raw}"`);
@@ -98,9 +103,23 @@ export const SETTINGS = {
     placeholder: "N",
     positional: true,
     default: "6000",
-    help: "chat port",
-    parse: whole(1, 65535),
+    help: "plain-text chat port; `off` for none (TLS only)",
+    parse: portOrOff,
   },
+  TLS_PORT: {
+    env: "TLS_PORT",
+    flag: "tls-port",
+    placeholder: "N",
+    default: "6697",
+    help: "TLS chat port, used when `TLS_CERT` and `TLS_KEY` are set",
+    parse: whole(0, 65535),
+  },
+  TLS_CERT: {
+    env: "TLS_CERT",
+    help: "PEM certificate chain file; with `TLS_KEY` turns TLS on (re-read on SIGHUP)",
+    parse: text,
+  },
+  TLS_KEY: { env: "TLS_KEY", help: "PEM private key file of `TLS_CERT`", parse: text },
   HOST: {
     env: "HOST",
     flag: "host",
@@ -133,6 +152,11 @@ export const SETTINGS = {
   },
   REDIS_USER: { env: "REDIS_USER", help: "Redis ACL user", parse: text },
   REDIS_PASSWORD: { env: "REDIS_PASSWORD", help: "Redis password (never logged)", parse: text },
+  REDIS_CA: {
+    env: "REDIS_CA",
+    help: "PEM file of the CA that signed Redis's certificate (`rediss://`)",
+    parse: text,
+  },
   CHAT_DATA: {
     env: "CHAT_DATA",
     flag: "data",

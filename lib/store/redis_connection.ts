@@ -21,6 +21,8 @@ export interface RedisConfig {
   url: string;
   username?: string;
   password?: string;
+  /** PEM file of the CA that signed Redis's certificate (`rediss://` only); read at connect. */
+  caFile?: string;
 }
 
 /** A node-redis client. */
@@ -46,12 +48,17 @@ const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
  */
 export function createRedisClient(options: RedisClientOptions): RedisClient {
   const { redis, role, logger } = options;
+  // A private CA replaces the system's for this connection only.
+  const tls = redis.caFile === undefined
+    ? {}
+    : { tls: true as const, ca: Deno.readTextFileSync(redis.caFile) };
   const client = createClient({
     url: redis.url,
     username: redis.username,
     password: redis.password,
     disableOfflineQueue: true,
     socket: {
+      ...tls,
       connectTimeout: 5_000,
       // node-redis counts retries from 0; backoffDelay counts attempts from 1.
       reconnectStrategy: (retries: number, cause: Error) => {

@@ -560,8 +560,9 @@ Deno.test("the image runs as a numeric non-root user, exposes the server's ports
   const uid = Number(user.split(":")[0]);
   assert.ok(Number.isInteger(uid) && uid > 0, `USER ${user}: numeric and not root`);
   const defaults = serverConfig({});
+  const tls = serverConfig({ TLS_CERT: "/c", TLS_KEY: "/k" }).tls!;
   const exposed = instructions(finalStage, "EXPOSE").flatMap(args).map(Number);
-  assert.deepEqual(exposed.sort(), [defaults.port, defaults.httpPort].sort());
+  assert.deepEqual(exposed.sort(), [defaults.port, tls.port, defaults.httpPort].sort());
 
   const [healthcheck] = instructions(finalStage, "HEALTHCHECK");
   const command = /^CMD\s+(\[.*\])$/s.exec(healthcheck.getArgumentsContent()!.trim());
