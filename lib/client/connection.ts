@@ -28,7 +28,7 @@ import { backoffDelay } from "../util/backoff.ts";
 import { EXPIRED, sleep, within } from "../util/deadline.ts";
 import { sanitize } from "../util/sanitize.ts";
 import { isPermanentRefusal } from "../protocol/errors.ts";
-import type { ServerEvent } from "../protocol/server_events.ts";
+import type { ClientRequest, ServerEvent } from "../protocol/server_events.ts";
 import type { ClientEvent, FinishReason } from "./client_event.ts";
 import { ConnectError, handshake, RefusedError } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
@@ -41,8 +41,10 @@ export interface ChatConnectionOptions {
   user: string;
   /** How long to keep reconnecting after a drop; 0 ends at the first drop. */
   reconnectTimeoutMs: number;
-  /** Opens the TCP connection; `Deno.connect` by default. */
-  connect?: (host: string, port: number) => Promise<Deno.TcpConn>;
+  /** Opens the connection (see `transport.ts`); `Deno.connect` by default. */
+  connect?: (host: string, port: number) => Promise<Deno.Conn>;
+  /** The password of a registered name for the next hello (see `credentials.ts`); none by default. */
+  password?: () => string | undefined;
   /** Random numbers in [0, 1) for the jitter; `Math.random` by default. */
   random?: () => number;
   /** First reconnect delay, before jitter. Defaults to 250 ms. */
@@ -96,6 +98,7 @@ export class ChatConnection {
   private constructor(options: ChatConnectionOptions) {
     this.#options = {
       connect: (hostname, port) => Deno.connect({ hostname, port }),
+      password: () => undefined,
       random: Math.random,
       initialRetryDelayMs: 250,
       maxRetryDelayMs: 5_000,
@@ -157,9 +160,9 @@ export class ChatConnection {
     this.#pump();
   }
 
-  /** Asks who is online; the answer is a `who` event. Ignored while disconnected. */
-  who(): void {
-    if (this.#online && this.#link) this.#link.send({ type: "who" });
+  /** Sends `request` (`who`, an account request); ignored while disconnected. */
+  request(request: ClientRequest): void {
+    if (this.#online && this.#link) this.#link.send(request);
   }
 
   /**
@@ -285,7 +288,7 @@ export class ChatConnection {
     this.#link = link;
     try {
       if (signal.aborted) throw new ConnectError("leaving");
-      const hello = { user, since, timeoutMs, signal };
+      const hello = { user, since, password: this.#options.password(), timeoutMs, signal };
       // Lower than what was seen: the server's history was replaced and
       // its ids start again, so what follows is new all the same.
       this.#lastId = await handshake(link, hello, (event) => {

@@ -41,6 +41,8 @@ export interface Hello {
   user: string;
   /** The id of the last message seen, to resume after; undefined on the first join. */
   since?: number;
+  /** The password of a registered name. */
+  password?: string;
   /** Longest time from the hello to the end of the history. */
   timeoutMs: number;
   /** Aborted when the user is leaving, which explains a link closed meanwhile. */
@@ -68,10 +70,15 @@ export async function handshake(
 
 async function readHistory(
   link: ServerLink,
-  { user, since, timeoutMs, signal }: Hello,
+  { user, since, password, timeoutMs, signal }: Hello,
   onEvent: (event: ServerEvent) => void,
 ): Promise<number> {
-  link.send(since === undefined ? { type: "hello", user } : { type: "hello", user, since });
+  link.send({
+    type: "hello",
+    user,
+    ...since === undefined ? {} : { since },
+    ...password === undefined ? {} : { password },
+  });
   while (true) {
     const event = await link.next();
     if (event === null) {
