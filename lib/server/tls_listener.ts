@@ -7,13 +7,13 @@
  * (two listeners on one port at once) is unstable for TLS in Deno 2.9. So a
  * reload reads the files, tries the new certificate and key on a throwaway
  * listener (so that a bad pair is caught while the old listener still
- * serves), then closes the old listener and opens the new one on the same
- * port in the same synchronous step. Connections already accepted are
- * independent of their listener and stay open, with the certificate they
- * were made with; new ones get the new certificate. The only cost is that a
- * connection arriving within that step, or waiting unaccepted in the old
- * listener's backlog, is refused and must be retried; the project's client
- * reconnects by itself. A certificate that cannot be read or used leaves
+ * serves), then closes the old listener and listens again on the same port
+ * as soon as the old socket is gone (a few milliseconds). Connections
+ * already accepted are independent of their listener and stay open, with
+ * the certificate they were made with; new ones get the new certificate.
+ * The cost is that a connection arriving in those milliseconds, or waiting
+ * unaccepted in the old listener's backlog, is refused and must be retried;
+ * the project's client reconnects by itself. A certificate that cannot be read or used leaves
  * the old listener in place.
  *
  * It knows nothing of sessions or limits; the TLS handshake itself happens
@@ -24,6 +24,11 @@
 
 import type { Logger } from "../ops/log.ts";
 import type { ChatConn } from "./chat_conn.ts";
+import { sleep } from "../util/deadline.ts";
+
+/** How often, and how far apart, a reload tries to listen again while the old socket closes. */
+const REBIND_ATTEMPTS = 100;
+const REBIND_PAUSE_MS = 5;
 
 /** Where to listen and where the certificate is. */
 export interface TlsListenerOptions {
@@ -43,13 +48,14 @@ export class TlsListener {
   #listener: Deno.TlsListener;
   #port: number;
   #closed = false;
-  #loops: Promise<void>[] = [];
+  /** The current listener's accept loop. */
+  #loop: Promise<void>;
 
   private constructor(options: TlsListenerOptions, listener: Deno.TlsListener) {
     this.#options = options;
     this.#listener = listener;
     this.#port = listener.addr.port;
-    this.#loops.push(this.#accept(listener));
+    this.#loop = this.#accept(listener);
   }
 
   /**
@@ -87,14 +93,23 @@ export class TlsListener {
     }
     if (this.#closed) return false;
     this.#listener.close();
-    try {
-      this.#listener = Deno.listenTls({ hostname, port: this.#port, ...pair });
-    } catch (error) {
-      // Someone took the port in between: nothing can be served until restarted.
-      logger.error("TLS listener lost", { port: this.#port, error: (error as Error).message });
-      return false;
+    // The port is free only once the old listener's pending accept has ended.
+    await this.#loop;
+    for (let attempt = 1; !this.#closed; attempt++) {
+      try {
+        this.#listener = Deno.listenTls({ hostname, port: this.#port, ...pair });
+        break;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AddrInUse) || attempt >= REBIND_ATTEMPTS) {
+          // Someone else took the port: nothing is served over TLS until a restart.
+          logger.error("TLS listener lost", { port: this.#port, error: (error as Error).message });
+          return false;
+        }
+        await sleep(REBIND_PAUSE_MS);
+      }
     }
-    this.#loops.push(this.#accept(this.#listener));
+    if (this.#closed) return false;
+    this.#loop = this.#accept(this.#listener);
     logger.info("TLS certificate reloaded", { file: certFile, port: this.#port });
     return true;
   }
@@ -107,7 +122,7 @@ export class TlsListener {
     } catch {
       // Closed already.
     }
-    await Promise.all(this.#loops);
+    await this.#loop;
   }
 
   async #accept(listener: Deno.TlsListener): Promise<void> {

@@ -119,12 +119,12 @@ const encoder = new TextEncoder();
 
 /** A connection read line by line. */
 export class LineClient implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly #lines: AsyncGenerator<Line>;
   #pending: Promise<IteratorResult<Line>> | null = null;
   #closed = false;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.Conn) {
     this.conn = conn;
     this.#lines = readLines(conn, { maxLineBytes: 1 << 20 });
   }

@@ -159,6 +159,11 @@ export class ServerProcess {
     return this.#status;
   }
 
+  /** Sends `signal` (e.g. SIGHUP) without waiting for anything. */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** Sends `signal` (SIGTERM by default) and waits for the exit status. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     try {
