@@ -80,7 +80,7 @@ export interface ChatConnectionOptions {
  * ```
  */
 export class ChatConnection {
-  readonly #options: Required<ChatConnectionOptions>;
+  readonly #options: Required<Omit<ChatConnectionOptions, "password">> & ChatConnectionOptions;
   readonly #events = new AsyncQueue<ClientEvent>();
   readonly #stop = new AbortController();
   readonly #outbox: Outbox;
@@ -98,7 +98,6 @@ export class ChatConnection {
   private constructor(options: ChatConnectionOptions) {
     this.#options = {
       connect: (hostname, port) => Deno.connect({ hostname, port }),
-      password: () => undefined,
       random: Math.random,
       initialRetryDelayMs: 250,
       maxRetryDelayMs: 5_000,
@@ -288,7 +287,7 @@ export class ChatConnection {
     this.#link = link;
     try {
       if (signal.aborted) throw new ConnectError("leaving");
-      const hello = { user, since, password: this.#options.password(), timeoutMs, signal };
+      const hello = { user, since, password: this.#options.password?.(), timeoutMs, signal };
       // Lower than what was seen: the server's history was replaced and
       // its ids start again, so what follows is new all the same.
       this.#lastId = await handshake(link, hello, (event) => {

@@ -23,7 +23,7 @@ function rest(client: LineClient): Promise<string[]> {
 Deno.test("an unregistered name joins as before, in both modes", async () => {
   await using server = await InProcessServer.start();
   await using text = (await server.joinText("alice")).client;
-  await using json = (await server.joinJson("bob")).client;
+  await using _json = (await server.joinJson("bob")).client;
   await text.send("/who");
   const lines = await text.readUntil((line) => line.startsWith("* online"));
   assert.equal(lines.at(-1), "* online (2): alice, bob");
