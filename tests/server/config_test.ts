@@ -259,3 +259,27 @@ Deno.test("the server task's --allow-env lists exactly the variables in ENV_VARS
   assert.deepEqual([...allowed].sort(), [...ENV_VARS].sort());
   assert.ok(!/--allow-env(\s|$)/.test(task), "no unrestricted --allow-env as well");
 });
+
+Deno.test("TLS_CERT and TLS_KEY together turn on TLS on TLS_PORT; one alone is an error naming it", () => {
+  assert.equal(run([], {}).tls, null);
+  assert.deepEqual(run([], { TLS_CERT: "/c.pem", TLS_KEY: "/k.pem" }).tls, {
+    port: 6697,
+    certFile: "/c.pem",
+    keyFile: "/k.pem",
+  });
+  assert.equal(run(["--tls-port", "7000"], { TLS_CERT: "/c", TLS_KEY: "/k" }).tls?.port, 7000);
+  refuses([], { TLS_CERT: "/c.pem" }, "TLS_CERT");
+  refuses([], { TLS_KEY: "/k.pem" }, "TLS_KEY");
+});
+
+Deno.test("PORT=off turns the plain port off, but only when TLS is on", () => {
+  assert.equal(run([], { PORT: "off", TLS_CERT: "/c", TLS_KEY: "/k" }).port, null);
+  refuses([], { PORT: "off" }, "PORT");
+});
+
+Deno.test("REDIS_CA goes with a rediss:// URL, and is an error with plain redis://", () => {
+  const config = run([], { REDIS_URL: "rediss://redis.example:6380", REDIS_CA: "/ca.pem" });
+  assert.equal(config.redis?.caFile, "/ca.pem");
+  refuses([], { REDIS_URL: "redis://redis.example", REDIS_CA: "/ca.pem" }, "REDIS_CA");
+  refuses([], { REDIS_CA: "/ca.pem" }, "REDIS_CA");
+});
