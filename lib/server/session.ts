@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { AccountDesk } from "./account_desk.ts";
+import type { AccountDesk, Asker } from "./account_desk.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame } from "./frame.ts";
 import { handshake } from "./handshake.ts";
@@ -162,10 +162,9 @@ export class Session {
     const { user } = identity;
     this.#dialect = identity.dialect;
     this.#user = user;
-    const { dialect } = identity, timeoutMs = this.#limits.handshakeTimeoutMs;
     const reply = (...lines: string[]) => this.#reply(...lines);
-    const interactive = dialect === textDialect;
-    const io = { lines, dialect, interactive, reply, timeoutMs, signal };
+    const timeoutMs = this.#limits.handshakeTimeoutMs;
+    const io = { lines, dialect: identity.dialect, reply, timeoutMs, signal };
     const held = await signIn(this.#options.desk, this.#asker(user), identity.password, io);
     if (held) return held;
     if (!await roster.claim(user, origin, () => this.end({ kind: "name_lost" }))) {
@@ -304,7 +303,7 @@ export class Session {
     }
   }
 
-  #asker(user: string) {
+  #asker(user: string): Asker {
     return { user, address: this.#conn.remoteAddr.hostname, remote: this.#remote };
   }
 

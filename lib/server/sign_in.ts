@@ -20,6 +20,7 @@
  */
 
 import type { Dialect } from "../protocol/dialect.ts";
+import { textDialect } from "../protocol/text_dialect.ts";
 import { EXPIRED, within } from "../util/deadline.ts";
 import type { Line } from "../util/line_reader.ts";
 import type { AccountDesk, Asker } from "./account_desk.ts";
@@ -29,9 +30,8 @@ import type { SessionEnd } from "./session_end.ts";
 export interface SignInIo {
   /** The client's lines after its first one. */
   lines: AsyncIterator<Line>;
+  /** Text mode clients are held and asked to log in; others are refused until their hello has it. */
   dialect: Dialect;
-  /** Whether the client can be held and asked to log in (text mode), rather than refused. */
-  interactive: boolean;
   /** Queues lines for the client. */
   reply(...lines: string[]): void;
   /** How long a held text-mode client has to log in. */
@@ -53,7 +53,7 @@ export async function signIn(
   io: SignInIo,
 ): Promise<SessionEnd | null> {
   const { user } = asker;
-  if (password !== undefined || !io.interactive) {
+  if (password !== undefined || io.dialect !== textDialect) {
     if (password === undefined) {
       if (!await desk.isRegistered(user)) return null;
       return refused("auth_required", `${user} is registered: say hello with its password`);
