@@ -24,10 +24,16 @@ RUN deno task bundle
 # binary may use the embedded store directory CHAT_DATA names now (`data`,
 # relative to where it runs: /app/data), not whatever CHAT_DATA says later.
 ARG CHAT_DATA=data
+# The TLS certificate and key, and Redis's CA, are read from where Kubernetes
+# and Compose mount them; TLS stays off unless TLS_CERT and TLS_KEY are set
+# at run time.
+ARG TLS_CERT=/etc/chat/tls/tls.crt
+ARG TLS_KEY=/etc/chat/tls/tls.key
+ARG REDIS_CA=/etc/chat/redis-ca/ca.crt
 RUN deno compile --frozen \
     --allow-net \
-    --allow-env=PORT,HOST,HTTP_PORT,WEB_PORT,REDIS_URL,REDIS_HOST,REDIS_PORT,REDIS_USER,REDIS_PASSWORD,REDIS_SENTINELS,REDIS_SENTINEL_MASTER,REDIS_CLUSTER_NODES,REDIS_MIN_REPLICAS_ACK,CHAT_DATA,HISTORY_KEY,HISTORY_LIMIT,HISTORY_REPLAY,MAX_LINE_BYTES,HANDSHAKE_TIMEOUT,QUEUE_LIMIT,QUEUE_SOFT_LIMIT,QUEUE_SOFT_SECONDS,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,TRUSTED_NETWORKS,ALLOWED_ORIGINS,RATE_LIMIT,RATE_BURST,PRESENCE_TTL,SHUTDOWN_GRACE,LOG_LEVEL,LOG_FORMAT \
-    --allow-read="$CHAT_DATA" \
+    --allow-env=PORT,TLS_PORT,TLS_CERT,TLS_KEY,HOST,HTTP_PORT,WEB_PORT,REDIS_URL,REDIS_HOST,REDIS_PORT,REDIS_USER,REDIS_PASSWORD,REDIS_SENTINELS,REDIS_SENTINEL_MASTER,REDIS_CLUSTER_NODES,REDIS_MIN_REPLICAS_ACK,REDIS_CA,CHAT_DATA,HISTORY_KEY,HISTORY_LIMIT,HISTORY_REPLAY,MAX_LINE_BYTES,HANDSHAKE_TIMEOUT,QUEUE_LIMIT,QUEUE_SOFT_LIMIT,QUEUE_SOFT_SECONDS,MAX_CONNECTIONS,MAX_CONNECTIONS_PER_IP,TRUSTED_NETWORKS,ALLOWED_ORIGINS,RATE_LIMIT,RATE_BURST,PRESENCE_TTL,SHUTDOWN_GRACE,LOG_LEVEL,LOG_FORMAT \
+    --allow-read="$CHAT_DATA,$TLS_CERT,$TLS_KEY,$REDIS_CA" \
     --allow-write="$CHAT_DATA" \
     --include dist/web \
     --output /out/chat-server server.ts \
@@ -58,7 +64,7 @@ COPY --from=build /out/chat-server /app/chat-server
 COPY --from=build --chown=65532:65532 /out/data /app/data
 # Numeric, so Kubernetes can verify runAsNonRoot (it cannot resolve a user name).
 USER 65532:65532
-EXPOSE 6000 8080 8000
+EXPOSE 6000 6697 8080 8000
 # The binary probes its own /healthz: the image has no shell and no curl.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/app/chat-server", "healthcheck"]

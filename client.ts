@@ -7,7 +7,9 @@
  * line from stdin and prints plain lines. It speaks the server's JSON
  * protocol and reconnects by itself. `--help` explains the options.
  *
- * Needs `--allow-net` and `--allow-env=NO_COLOR,TERM`. Exit codes: 0 after
+ * Needs `--allow-net` and `--allow-env=NO_COLOR,TERM`; with `--ca FILE`
+ * also read access to exactly that file, which it asks for in a terminal
+ * (or give `--allow-read=FILE`). Exit codes: 0 after
  * leaving normally, 1 when refused, given up or a message went unconfirmed,
  * 2 for a bad command line, 128 + n after signal n.
  *
@@ -40,6 +42,15 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const { options } = command;
+  let caCerts: string[] | undefined;
+  if (options.caFile !== undefined) {
+    const read = await readCa(options.caFile);
+    if (typeof read !== "string") {
+      writeAllSync(Deno.stderr, `chat-client: ${read.error}\n`);
+      return 2;
+    }
+    caCerts = [read];
+  }
 
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
   const terminal = interactive
@@ -72,11 +83,24 @@ async function main(args: string[]): Promise<number> {
 
   try {
     terminal?.start();
-    const code = await runClient(options, ui, { signal: stop.signal });
+    const code = await runClient(options, ui, { signal: stop.signal, caCerts });
     return caught ? 128 + SIGNALS[caught] : code;
   } finally {
     restore();
     for (const remove of listeners) remove();
+  }
+}
+
+/** The CA file's text, asking for permission to read exactly that file if need be. */
+async function readCa(path: string): Promise<string | { error: string }> {
+  const { state } = await Deno.permissions.request({ name: "read", path });
+  if (state !== "granted") {
+    return { error: `no permission to read ${path}; run with --allow-read=${path}` };
+  }
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    return { error: `cannot read the CA file ${path}: ${(error as Error).message}` };
   }
 }
 

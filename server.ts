@@ -1,7 +1,8 @@
 /**
  * Entry point of the chat server: configuration, the HTTP port (health,
- * readiness, metrics), the store, the chat listener, then a graceful
- * shutdown on SIGTERM or SIGINT.
+ * readiness, metrics), the store and its accounts, the chat listeners, then
+ * a graceful shutdown on SIGTERM or SIGINT. SIGHUP re-reads the TLS
+ * certificate.
  *
  * Run with `deno task server`; `--help` lists the settings.
  * `chat-server healthcheck` asks a running server's `/healthz` and exits 0
@@ -20,6 +21,9 @@ import {
 import { healthcheck, type Readiness, startHttp } from "./lib/ops/http.ts";
 import { createLogger, type Logger } from "./lib/ops/log.ts";
 import { ServerMetrics } from "./lib/ops/chat_metrics.ts";
+import type { Accounts } from "./lib/store/accounts.ts";
+import { RedisAccounts } from "./lib/store/redis_accounts.ts";
+import { SqliteAccounts } from "./lib/store/sqlite_accounts.ts";
 import { LocalPresence } from "./lib/store/local_presence.ts";
 import type { Presence } from "./lib/store/presence.ts";
 import { RedisPresence } from "./lib/store/redis_presence.ts";
@@ -33,7 +37,7 @@ async function openStore(
   config: ServerConfig,
   logger: Logger,
   metrics: ServerMetrics,
-): Promise<{ store: Store; presence: Presence }> {
+): Promise<{ store: Store; presence: Presence; accounts: Accounts }> {
   if (config.redis) {
     logger.info("connecting to Redis", { url: config.redis.url });
     const store = await RedisStore.connect({
@@ -43,16 +47,22 @@ async function openStore(
       logger,
       metrics,
     });
+    let presence: Presence | null = null;
     try {
-      const presence = await RedisPresence.connect({
+      presence = await RedisPresence.connect({
         redis: config.redis,
         key: `${config.historyKey}:presence`,
         ttlMs: config.presenceTtlMs,
         logger,
       });
-      return { store, presence };
+      const accounts = await RedisAccounts.connect({
+        redis: config.redis,
+        historyKey: config.historyKey,
+        logger,
+      });
+      return { store, presence, accounts };
     } catch (error) {
-      await store.close();
+      await Promise.all([store.close(), presence?.close()]);
       throw error;
     }
   }
@@ -70,7 +80,8 @@ async function openStore(
     historyLimit: config.historyLimit,
     metrics,
   });
-  return { store, presence: new LocalPresence() };
+  const accounts = await SqliteAccounts.open({ dataDir: config.dataDir });
+  return { store, presence: new LocalPresence(), accounts };
 }
 
 function readConfig(args: string[]): ServerConfig | number {
@@ -126,8 +137,9 @@ async function main(): Promise<number> {
   }
 
   let presence: Presence;
+  let accounts: Accounts;
   try {
-    ({ store, presence } = await openStore(config, logger, metrics));
+    ({ store, presence, accounts } = await openStore(config, logger, metrics));
   } catch (error) {
     logger.error("cannot open the store", { error: (error as Error).message });
     await http.shutdown();
@@ -136,10 +148,10 @@ async function main(): Promise<number> {
   logger.info(`store: ${store.description}`);
 
   try {
-    server = await ChatServer.start(config, { store, presence, logger, metrics });
+    server = await ChatServer.start(config, { store, presence, accounts, logger, metrics });
   } catch (error) {
     logger.error("cannot start", { error: (error as Error).message });
-    await Promise.all([store.close(), presence.close(), http.shutdown()]);
+    await Promise.all([store.close(), presence.close(), accounts.close(), http.shutdown()]);
     return 1;
   }
   const running = server;
@@ -154,11 +166,12 @@ async function main(): Promise<number> {
       logger,
     });
   } catch (error) {
-    logger.error(
-      `cannot serve the web page on port ${config.webPort}: ${(error as Error).message}`,
-    );
+    logger.error("cannot serve the web page", {
+      port: config.webPort,
+      error: (error as Error).message,
+    });
     await running.shutdown();
-    await Promise.all([store.close(), presence.close(), http.shutdown()]);
+    await Promise.all([store.close(), presence.close(), accounts.close(), http.shutdown()]);
     return 1;
   }
   // The web port stops taking sockets at once, so none joins a stopping server.
@@ -166,12 +179,21 @@ async function main(): Promise<number> {
     void web.shutdown();
     void running.shutdown();
   };
+  const reload = () => void running.reloadTls();
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGHUP", reload);
   await running.finished;
   Deno.removeSignalListener("SIGTERM", stop);
   Deno.removeSignalListener("SIGINT", stop);
-  await Promise.all([store.close(), presence.close(), http.shutdown(), web.shutdown()]);
+  Deno.removeSignalListener("SIGHUP", reload);
+  await Promise.all([
+    store.close(),
+    presence.close(),
+    accounts.close(),
+    http.shutdown(),
+    web.shutdown(),
+  ]);
   logger.info("stopped");
   return 0;
 }

@@ -22,6 +22,10 @@ export interface ClientOptions {
   user: string;
   /** How long to keep trying to reconnect after the connection drops; 0 does not retry. */
   reconnectTimeoutMs: number;
+  /** Connect over TLS. */
+  tls: boolean;
+  /** PEM file of the CA to trust for TLS instead of the system's; implies `tls`. */
+  caFile?: string;
 }
 
 /** The parsed command line. */
@@ -56,10 +60,18 @@ Options:
   --reconnect-timeout SECONDS
                             how long to keep reconnecting after the connection
                             drops before giving up (default ${DEFAULT_RECONNECT_TIMEOUT_S}; 0 = never retry)
+  --tls                     connect over TLS (the server's TLS_PORT, e.g. 6697)
+  --ca FILE                 trust the CA certificate in FILE (PEM) instead of
+                            the system's; implies --tls. Needs read access to
+                            FILE: asked for in a terminal, or --allow-read=FILE
   -h, --help                show this help
 
 Commands while chatting (as /help lists them):
 ${COMMAND_USAGE.map((line) => `  ${line}\n`).join("")}  ${LEAVE_KEYS}
+
+A password left out of /register, /login, /passwd or /unregister is asked for
+without echo. Lines with passwords are never kept in the line history. When
+USER is registered, the client asks for its password before joining.
 
 Environment:
   NO_COLOR                  when set and not empty, print no colours
@@ -76,7 +88,7 @@ the connection for good or a message could not be sent, 2 for a bad command line
  * @example
  * ```ts
  * parseClientArgs(["localhost", "6000", "alice"]);
- * // { type: "run", options: { host: "localhost", port: 6000, user: "alice", reconnectTimeoutMs: 120000 } }
+ * // { type: "run", options: { host: "localhost", port: 6000, user: "alice", reconnectTimeoutMs: 120000, tls: false } }
  * ```
  */
 export function parseClientArgs(args: readonly string[]): ClientCommand {
@@ -89,6 +101,8 @@ export function parseClientArgs(args: readonly string[]): ClientCommand {
       options: {
         help: { type: "boolean", short: "h" },
         "reconnect-timeout": { type: "string" },
+        tls: { type: "boolean" },
+        ca: { type: "string" },
       },
     });
   } catch (error) {
@@ -113,8 +127,15 @@ export function parseClientArgs(args: readonly string[]): ClientCommand {
       port: parsePort(port),
       user,
       reconnectTimeoutMs: parseSeconds(parsed.values["reconnect-timeout"]),
+      ...tlsOptions(parsed.values.tls, parsed.values.ca),
     },
   };
+}
+
+function tlsOptions(tls: boolean | undefined, ca: string | undefined) {
+  if (ca === undefined) return { tls: tls === true };
+  if (ca.trim() === "") throw new UsageError("--ca needs a file name");
+  return { tls: true, caFile: ca };
 }
 
 function parsePort(text: string): number {

@@ -17,8 +17,7 @@
  *   may not have noticed the old connection is gone).
  * - A connection that goes silent is detected with `ping` and dropped.
  *
- * It prints nothing; the caller renders the events. Each TCP connection is
- * a {@linkcode ServerLink} (`server_link.ts`), joined by `handshake.ts`.
+ * It prints nothing. Each connection is a {@linkcode ServerLink}, joined by `handshake.ts`.
  *
  * @module
  */
@@ -28,7 +27,7 @@ import { backoffDelay } from "../util/backoff.ts";
 import { EXPIRED, sleep, within } from "../util/deadline.ts";
 import { sanitize } from "../util/sanitize.ts";
 import { isPermanentRefusal } from "../protocol/errors.ts";
-import type { ServerEvent } from "../protocol/server_events.ts";
+import type { ClientRequest, ServerEvent } from "../protocol/server_events.ts";
 import type { ClientEvent, FinishReason } from "./client_event.ts";
 import { ConnectError, handshake, RefusedError } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
@@ -42,8 +41,10 @@ export interface ChatConnectionOptions {
   user: string;
   /** How long to keep reconnecting after a drop; 0 ends at the first drop. */
   reconnectTimeoutMs: number;
-  /** Opens the TCP connection; `Deno.connect` by default. */
-  connect?: (host: string, port: number) => Promise<Deno.TcpConn>;
+  /** Opens the connection (see `transport.ts`); `Deno.connect` by default. */
+  connect?: (host: string, port: number) => Promise<Deno.Conn>;
+  /** The password of a registered name for the next hello (see `credentials.ts`); none by default. */
+  password?: () => string | undefined;
   /** Random numbers in [0, 1) for the jitter; `Math.random` by default. */
   random?: () => number;
   /** First reconnect delay, before jitter. Defaults to 250 ms. */
@@ -55,10 +56,8 @@ export interface ChatConnectionOptions {
   /** Silence after which the server is pinged; twice this drops the connection. Defaults to 20 s. */
   heartbeatMs?: number;
   /**
-   * First pause before sending a message again after `slow_down`; it doubles
-   * while the server keeps refusing, up to 8 times this. Defaults to 1 s,
-   * which at the server's default rate earns several messages' worth, so
-   * the refusals (which the server also counts) stay few.
+   * First pause before resending after `slow_down`, doubling up to 8 times this. Defaults to
+   * 1 s: at the server's default rate that earns several messages, so refusals stay few.
    */
   slowDownMs?: number;
 }
@@ -79,7 +78,7 @@ export interface ChatConnectionOptions {
  * ```
  */
 export class ChatConnection {
-  readonly #options: Required<ChatConnectionOptions>;
+  readonly #options: Required<Omit<ChatConnectionOptions, "password">> & ChatConnectionOptions;
   readonly #events = new AsyncQueue<ClientEvent>();
   readonly #stop = new AbortController();
   readonly #outbox: Outbox;
@@ -158,9 +157,9 @@ export class ChatConnection {
     this.#pump();
   }
 
-  /** Asks who is online; the answer is a `who` event. Ignored while disconnected. */
-  who(): void {
-    if (this.#online && this.#link) this.#link.send({ type: "who" });
+  /** Sends `request` (`who`, an account request); ignored while disconnected. */
+  request(request: ClientRequest): void {
+    if (this.#online && this.#link) this.#link.send(request);
   }
 
   /**
@@ -286,7 +285,8 @@ export class ChatConnection {
     this.#link = link;
     try {
       if (signal.aborted) throw new ConnectError("leaving");
-      const end = await handshake(link, { user, resume, timeoutMs, signal }, (event) => {
+      const hello = { user, resume, password: this.#options.password?.(), timeoutMs, signal };
+      const end = await handshake(link, hello, (event) => {
         if (this.#dispatch(event)) onMessage?.();
       });
       this.#resume.joined(end);

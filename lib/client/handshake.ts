@@ -42,6 +42,8 @@ export interface Hello {
   user: string;
   /** Where to resume (see `resume_point.ts`); undefined on the first join. */
   resume?: ResumeFields;
+  /** The password of a registered name. */
+  password?: string;
   /** Longest time from the hello to the end of the history. */
   timeoutMs: number;
   /** Aborted when the user is leaving, which explains a link closed meanwhile. */
@@ -69,10 +71,10 @@ export async function handshake(
 
 async function readHistory(
   link: ServerLink,
-  { user, resume, timeoutMs, signal }: Hello,
+  { user, resume, password, timeoutMs, signal }: Hello,
   onEvent: (event: ServerEvent) => void,
 ): Promise<HistoryEnd> {
-  link.send({ type: "hello", user, ...resume });
+  link.send({ type: "hello", user, ...resume, ...password === undefined ? {} : { password } });
   while (true) {
     const event = await link.next();
     if (event === null) {

@@ -169,11 +169,12 @@ export class LineEditor {
 
   /**
    * Returns the line and starts an empty one. A line that is not blank and
-   * differs from the newest history entry is added to the history.
+   * differs from the newest history entry is added to the history, unless
+   * `remember` is false (a password, or a command carrying one).
    */
-  submit(): string {
+  submit(remember = true): string {
     const line = this.#text;
-    if (line.trim() !== "" && this.#history.at(-1) !== line) {
+    if (remember && line.trim() !== "" && this.#history.at(-1) !== line) {
       this.#history.push(line);
       if (this.#history.length > this.#historyLimit) this.#history.shift();
     }

@@ -52,6 +52,11 @@ export class PlainUi implements ClientUi {
     // Plain output has no prompt to change; the status lines say it.
   }
 
+  askSecret(prompt: string): void {
+    // The next line of standard input is the secret; a pipe echoes nothing anyway.
+    writeAllSync(this.#stderr, `${prompt}\n`);
+  }
+
   async *input(): AsyncGenerator<UserInput> {
     let partial = "";
     for await (const text of this.#stdin.pipeThrough(new TextDecoderStream())) {

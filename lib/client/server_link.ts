@@ -1,5 +1,5 @@
 /**
- * One TCP connection to the chat server in JSON mode: opened within a
+ * One connection (TCP, or TLS over TCP) to the chat server in JSON mode: opened within a
  * deadline, read as {@linkcode ServerEvent}s, written in order, and watched
  * for silence (a `ping` after a quiet spell, closed after twice as long).
  *
@@ -22,8 +22,8 @@ import {
 export interface LinkOptions {
   host: string;
   port: number;
-  /** Opens the TCP connection. */
-  connect: (host: string, port: number) => Promise<Deno.TcpConn>;
+  /** Opens the connection (for TLS: with its handshake done, so certificate errors show here). */
+  connect: (host: string, port: number) => Promise<Deno.Conn>;
   /** Longest wait for the TCP connection. */
   timeoutMs: number;
   /** Stops the wait when aborted (the user is leaving). */
@@ -37,14 +37,14 @@ const encoder = new TextEncoder();
 
 /** A connection to the chat server; see the module documentation. */
 export class ServerLink {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #lines: AsyncIterator<string>;
   #writes: Promise<void> = Promise.resolve();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #lastHeard = Date.now();
   #pinged = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.#conn = conn;
     this.#lines = lineTexts(conn);
   }
@@ -66,7 +66,8 @@ export class ServerLink {
         signal.aborted ? "leaving" : `no answer within ${Math.round(timeoutMs / 1000)} s`,
       );
     }
-    conn.setNoDelay(true);
+    // Only plain TCP connections have it; a TLS one sets no delay by default.
+    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
     return new ServerLink(conn);
   }
 

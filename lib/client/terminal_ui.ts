@@ -23,6 +23,7 @@ import { writeAllSync } from "./plain_ui.ts";
 import type { OutputLine } from "./render.ts";
 import { textWidth } from "./text_width.ts";
 import { EXPIRED, within } from "../util/deadline.ts";
+import { isAccountLine } from "../protocol/commands.ts";
 
 /** How long the terminal must be quiet before a lone ESC counts as the Escape key. */
 const ESCAPE_DELAY_MS = 50;
@@ -72,6 +73,8 @@ export class TerminalUi implements ClientUi {
   readonly #onResize = () => this.#write(this.#inputLine());
   #raw = false;
   #online = false;
+  /** The prompt while a secret is being typed: nothing typed is shown or kept. */
+  #secretPrompt: string | null = null;
 
   constructor(options: TerminalUiOptions) {
     this.color = options.color;
@@ -114,6 +117,11 @@ export class TerminalUi implements ClientUi {
     if (this.#raw) this.#write(this.#inputLine());
   }
 
+  askSecret(prompt: string): void {
+    this.#secretPrompt = prompt;
+    if (this.#raw) this.#write(this.#inputLine());
+  }
+
   async *input(): AsyncGenerator<UserInput> {
     const buffer = new Uint8Array(4096);
     let reading: Promise<number | null> | null = null;
@@ -151,8 +159,11 @@ export class TerminalUi implements ClientUi {
       return null;
     }
     switch (key.name) {
-      case "enter":
-        return { type: "line", text: editor.submit() };
+      case "enter": {
+        const secret = this.#secretPrompt !== null;
+        this.#secretPrompt = null;
+        return { type: "line", text: editor.submit(!secret && !isAccountLine(editor.text)) };
+      }
       case "interrupt":
         return { type: "end" };
       case "eof":
@@ -185,10 +196,11 @@ export class TerminalUi implements ClientUi {
         editor.end();
         break;
       case "up":
-        editor.historyUp();
+        // A password is typed blind: the history must not replace it unseen.
+        if (this.#secretPrompt === null) editor.historyUp();
         break;
       case "down":
-        editor.historyDown();
+        if (this.#secretPrompt === null) editor.historyDown();
         break;
       case "kill_to_start":
         editor.killToStart();
@@ -208,6 +220,11 @@ export class TerminalUi implements ClientUi {
 
   /** The prompt and the visible input, with the cursor placed. */
   #inputLine(): string {
+    if (this.#secretPrompt !== null) {
+      // No echo, not even stars: the length of a password is a secret too.
+      const styled = this.color ? `\x1b[1m${this.#secretPrompt}\x1b[0m` : this.#secretPrompt;
+      return `${CLEAR_LINE}${styled}`;
+    }
     const prompt = `${this.#online ? "" : "(offline) "}${this.#name}> `;
     const promptWidth = textWidth(prompt);
     // The last column stays free: writing there makes some terminals wrap.

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { AccountAction } from "./commands.ts";
 import type { ErrorCode } from "./errors.ts";
 import type { ChatEvent, HistoryEntry } from "./model.ts";
 
@@ -28,7 +29,13 @@ export interface ProtocolError {
  * Codes of notices (`* text` in text mode). `history_reset`: the history a
  * client resumes from was lost, so it is replayed afresh.
  */
-export type NoticeCode = "shutdown" | "history_reset";
+export type NoticeCode =
+  | "shutdown"
+  | "history_reset"
+  | "registered"
+  | "logged_in"
+  | "password_changed"
+  | "unregistered";
 
 /** What a resumable (JSON) client keeps from `history_end` to come back with. */
 export interface ResumePoint {
@@ -38,6 +45,17 @@ export interface ResumePoint {
   token?: string;
 }
 
+/**
+ * An account request: `password` is the current one (the old one for
+ * `passwd`, which also carries `newPassword`). Never logged or echoed.
+ */
+export interface AccountRequest {
+  type: "account";
+  action: AccountAction;
+  password: string;
+  newPassword?: string;
+}
+
 /** One thing a joined client asked for. */
 export type Request =
   | { type: "message"; text: string; ref?: string }
@@ -45,6 +63,7 @@ export type Request =
   | { type: "ping" }
   | { type: "help" }
   | { type: "quit" }
+  | AccountRequest
   | { type: "invalid"; error: ProtocolError };
 
 /**

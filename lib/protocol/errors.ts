@@ -26,17 +26,30 @@ export const ERROR_CODES = [
   "slow_down",
   "flooding",
   "slow_consumer",
+  "auth_required",
+  "auth_failed",
+  "auth_throttled",
+  "not_registered",
+  "already_registered",
+  "bad_password",
 ] as const;
 
 /** A stable error code; text mode shows only the error's text. */
 export type ErrorCode = typeof ERROR_CODES[number];
 
-// Refusals that no retry can fix: the hello itself is wrong.
-const PERMANENT_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>(["bad_hello", "invalid_name"]);
+// Refusals that no retry can fix: the hello itself is wrong, or its
+// password (missing or not the name's) is, which only the user can change.
+const PERMANENT_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>([
+  "bad_hello",
+  "invalid_name",
+  "auth_required",
+  "auth_failed",
+]);
 
 /**
  * Whether a fatal error with this code means that connecting again with the
- * same hello is pointless. A taken name or a full server may pass later.
+ * same hello is pointless. A taken name, a full server or throttled logins
+ * may pass later.
  */
 export function isPermanentRefusal(code: string): boolean {
   return PERMANENT_REFUSALS.has(code);

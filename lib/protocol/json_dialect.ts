@@ -22,6 +22,8 @@ export interface Hello {
   epoch?: string;
   /** The resume token of the client's last session: takes its name back. */
   token?: string;
+  /** The password of a registered name; never logged. */
+  password?: string;
 }
 
 /** A resume token or an epoch: opaque, URL-safe, bounded. */
@@ -79,6 +81,10 @@ export function parseHello(line: string): Hello | ProtocolError {
     }
     hello[field] = given;
   }
+  if (value.password !== undefined) {
+    if (typeof value.password !== "string") return bad('hello: expected "password" to be a string');
+    hello.password = value.password;
+  }
   return hello;
 }
 
@@ -105,6 +111,16 @@ export function parseJsonRequest(line: string): Request | null {
     case "ping":
     case "quit":
       return { type: value.type };
+    case "register":
+    case "login":
+    case "unregister":
+      if (typeof value.password !== "string") return badRequest('"password" must be a string');
+      return { type: "account", action: value.type, password: value.password };
+    case "passwd":
+      if (typeof value.old !== "string" || typeof value.new !== "string") {
+        return badRequest('"old" and "new" must be strings');
+      }
+      return { type: "account", action: "passwd", password: value.old, newPassword: value.new };
     default:
       return badRequest(`unknown request type ${JSON.stringify(value.type ?? null)}`);
   }

@@ -30,7 +30,16 @@ export type ServerEvent =
 
 /** One line to the server. */
 export type ClientRequest =
-  | { type: "hello"; user: string; since?: number; epoch?: string; token?: string }
+  | {
+    type: "hello";
+    user: string;
+    since?: number;
+    epoch?: string;
+    token?: string;
+    password?: string;
+  }
+  | { type: "register" | "login" | "unregister"; password: string }
+  | { type: "passwd"; old: string; new: string }
   | { type: "message"; text: string; ref?: string }
   | { type: "who" }
   | { type: "ping" }

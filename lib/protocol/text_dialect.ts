@@ -10,7 +10,13 @@
  * @module
  */
 
-import { COMMAND_HELP, parseInput, unknownCommandText } from "./commands.ts";
+import {
+  accountUsage,
+  COMMAND_HELP,
+  parseInput,
+  passwordsOf,
+  unknownCommandText,
+} from "./commands.ts";
 import type { Dialect, ProtocolError, Request } from "./dialect.ts";
 import { sanitize } from "../util/sanitize.ts";
 import type { ChatEvent, HistoryEntry } from "./model.ts";
@@ -67,6 +73,20 @@ export function parseTextRequest(line: string): Request | null {
         type: "invalid",
         error: { code: "unknown_command", text: unknownCommandText(input.command) },
       };
+    case "usage":
+      return { type: "invalid", error: { code: "bad_request", text: input.usage } };
+    case "account": {
+      const [password, newPassword] = input.passwords;
+      if (input.passwords.length < passwordsOf(input.action).length) {
+        return {
+          type: "invalid",
+          error: { code: "bad_request", text: accountUsage(input.action) },
+        };
+      }
+      return newPassword === undefined
+        ? { type: "account", action: input.action, password }
+        : { type: "account", action: input.action, password, newPassword };
+    }
     default:
       return input;
   }

@@ -1,8 +1,9 @@
 /**
- * The chat server: accepts TCP connections (within the global and per-address
- * limits), runs a session for each, wires the store's subscription to the
- * hub, keeps its users' names claimed (see `roster.ts`), and shuts down
- * gracefully.
+ * The chat server: accepts TCP connections, plain and over TLS (see
+ * `tls_listener.ts`), within the global and per-address limits, runs a
+ * session for each, wires the store's subscription to the hub, keeps its
+ * users' names claimed (see `roster.ts`), checks the passwords of registered
+ * names (see `account_desk.ts`), and shuts down gracefully.
  *
  * It does not choose or open the store or the presence registry (see
  * `server.ts` at the top level) and does not parse configuration.
@@ -11,6 +12,8 @@
  */
 
 import { SERVER_FULL_REFUSAL, TOO_MANY_CONNECTIONS_REFUSAL } from "../protocol/errors.ts";
+import { AccountDesk } from "./account_desk.ts";
+import type { Accounts } from "../store/accounts.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { ServerConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
@@ -20,10 +23,12 @@ import type { Logger } from "../ops/log.ts";
 import type { ServerMetrics } from "../ops/chat_metrics.ts";
 import { FlushScheduler } from "./outbound_queue.ts";
 import type { Presence } from "../store/presence.ts";
+import { LoginThrottle } from "./login_throttle.ts";
 import { Roster } from "./roster.ts";
 import { Session, type SessionLimits } from "./session.ts";
 import type { Store } from "../store/store.ts";
 import { errorLine } from "../protocol/text_dialect.ts";
+import { TlsListener } from "./tls_listener.ts";
 
 /** The settings {@linkcode ChatServer} uses. */
 export type ChatServerConfig =
@@ -37,12 +42,14 @@ export type ChatServerConfig =
     | "presenceTtlMs"
     | "shutdownGraceMs"
   >
+  & Partial<Pick<ServerConfig, "tls">>
   & SessionLimits;
 
 /** What {@linkcode ChatServer.start} works with besides its settings. */
 export interface ChatServerParts {
   store: Store;
   presence: Presence;
+  accounts: Accounts;
   logger: Logger;
   metrics: ServerMetrics;
 }
@@ -63,8 +70,10 @@ export class ChatServer {
   readonly #config: ChatServerConfig;
   readonly #parts: ChatServerParts;
   readonly #logger: Logger;
-  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | null;
+  #tls: TlsListener | null = null;
   readonly #hub: Hub;
+  readonly #desk: AccountDesk;
   readonly #roster: Roster;
   readonly #limiter: ConnectionLimiter;
   readonly #scheduler = new FlushScheduler();
@@ -72,12 +81,14 @@ export class ChatServer {
   readonly #replica = crypto.randomUUID();
   #connections = 0;
   #stopping = false;
+  /** Resolved when a shutdown begins: what the accept loop waits on when there is no plain port. */
+  readonly #stopped = Promise.withResolvers<void>();
   #finished!: Promise<void>;
 
   private constructor(
     config: ChatServerConfig,
     parts: ChatServerParts,
-    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
+    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | null,
   ) {
     this.#config = config;
     this.#parts = parts;
@@ -92,31 +103,70 @@ export class ChatServer {
       perIp: config.maxConnectionsPerIp,
       trusted: parseNetworks(config.trustedNetworks),
     });
+    this.#desk = new AccountDesk({
+      accounts: parts.accounts,
+      throttle: new LoginThrottle(),
+      logger: parts.logger,
+    });
     parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
   }
 
   /** Subscribes to the store, then listens; resolves once clients can connect. */
   static async start(config: ChatServerConfig, parts: ChatServerParts): Promise<ChatServer> {
-    const listener = Deno.listen({ hostname: config.host, port: config.port });
+    const listener = config.port === null
+      ? null
+      : Deno.listen({ hostname: config.host, port: config.port });
     const server = new ChatServer(config, parts, listener);
     try {
+      if (config.tls) {
+        server.#tls = await TlsListener.open({
+          hostname: config.host,
+          ...config.tls,
+          logger: parts.logger,
+          onConnection: (conn) => server.admit(conn),
+        });
+      }
       await parts.store.subscribe((event) => server.#hub.dispatch(event));
     } catch (error) {
       server.#roster.close();
-      listener.close();
+      listener?.close();
+      await server.#tls?.close();
       throw error;
     }
     server.#finished = server.#accept();
-    parts.logger.info("chat server listening on", {
-      hostname: config.host,
-      port: listener.addr.port,
-    });
+    if (listener) {
+      parts.logger.info("chat server listening on", {
+        hostname: config.host,
+        port: listener.addr.port,
+      });
+    }
+    if (server.#tls) {
+      parts.logger.info("chat server listening with TLS on", {
+        hostname: config.host,
+        port: server.#tls.port,
+      });
+    }
     return server;
   }
 
-  /** The TCP port clients connect to (the one chosen when started with port 0). */
+  /** The plain TCP port clients connect to (the one chosen when started with port 0); 0 when off. */
   get port(): number {
-    return this.#listener.addr.port;
+    return this.#listener?.addr.port ?? 0;
+  }
+
+  /** The TLS port, when TLS is on. */
+  get tlsPort(): number | undefined {
+    return this.#tls?.port;
+  }
+
+  /**
+   * Reads the TLS certificate files again; connections made from now on get
+   * the new certificate, open ones are kept.
+   *
+   * @returns false when TLS is off or the new certificate could not be used (logged).
+   */
+  reloadTls(): Promise<boolean> {
+    return this.#tls?.reload() ?? Promise.resolve(false);
   }
 
   /** Whether a shutdown has begun. */
@@ -136,18 +186,21 @@ export class ChatServer {
   async shutdown(): Promise<void> {
     if (this.#stopping) return this.#finished;
     this.#stopping = true;
+    this.#stopped.resolve();
     this.#logger.info("shutting down", { clients: this.#sessions.size });
     this.#roster.close();
-    this.#listener.close();
+    this.#listener?.close();
+    const tls = this.#tls?.close();
     for (const session of this.#sessions.keys()) {
       session.end({ kind: "shutdown", graceMs: this.#config.shutdownGraceMs });
     }
+    await tls;
     await this.#finished;
   }
 
   async #accept(): Promise<void> {
     try {
-      for await (const conn of this.#listener) {
+      for await (const conn of this.#listener ?? []) {
         conn.setNoDelay(true);
         conn.setKeepAlive(true);
         this.admit(conn);
@@ -157,6 +210,7 @@ export class ChatServer {
         this.#logger.error("accept failed", { error: (error as Error).message });
       }
     }
+    if (this.#tls && !this.#stopping) await this.#stopped.promise;
     this.#scheduler.flushNow();
     await Promise.all(this.#sessions.values());
   }
@@ -191,6 +245,7 @@ export class ChatServer {
     metrics.connectionsAccepted.inc();
     const session = new Session(conn, {
       ...this.#parts,
+      desk: this.#desk,
       hub: this.#hub,
       roster: this.#roster,
       scheduler: this.#scheduler,

@@ -11,25 +11,21 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import type { RedisConfig } from "../store/redis_connection.ts";
 import { DEFAULT_TRUSTED, parseNetworks } from "../util/cidr.ts";
-import {
-  InvalidValue,
-  type Setting,
-  type SettingName,
-  SETTINGS,
-  type SettingValue,
-} from "./settings.ts";
+import { ConfigError, Settings } from "./settings_reader.ts";
 
 export { ENV_VARS, USAGE } from "./settings.ts";
+export { ConfigError } from "./settings_reader.ts";
 
 /** The validated server configuration. */
 export interface ServerConfig {
   /** Address the chat listener binds. */
   host: string;
-  /** Chat (TCP) port. */
-  port: number;
+  /** Plain-text chat (TCP) port, or null when it is off. */
+  port: number | null;
+  /** The TLS chat listener, or null when no certificate is configured. */
+  tls: TlsConfig | null;
   /** Port of the health, readiness and metrics endpoints (0: any free port). */
   httpPort: number;
   /** Port of the browser page and its WebSocket (0: any free port). */
@@ -76,134 +72,13 @@ export interface ServerConfig {
   logFormat: "text" | "json";
 }
 
-/** A configuration value that cannot be used, with the setting it came from. */
-export class ConfigError extends Error {
-  /** The variable or flag that holds the bad value. */
-  readonly setting: string;
-
-  constructor(setting: string, message: string) {
-    super(`${setting}: ${message}`);
-    this.name = "ConfigError";
-    this.setting = setting;
-  }
-}
-
-/** Where a setting's text came from, and the text. */
-interface Given {
-  /** The variable, `--flag` or `PORT argument`, as errors name it. */
-  source: string;
-  raw: string;
-}
-
-/**
- * The settings of one start: environment variables, overridden by flags
- * (and the bare port argument), each parsed when first asked for so that
- * errors come in the order the configuration is composed.
- *
- * @example
- * ```ts
- * const settings = Settings.read(["--port", "7000"], { PORT: "6001" });
- * settings.value("PORT"); // 7000
- * settings.value("REDIS_URL"); // undefined
- * ```
- */
-class Settings {
-  /** Whether `--help` or `-h` was given (nothing else is then checked). */
-  readonly help: boolean;
-  readonly #given: Map<SettingName, Given>;
-
-  private constructor(help: boolean, given: Map<SettingName, Given>) {
-    this.help = help;
-    this.#given = given;
-  }
-
-  /**
-   * Reads `args` (without the program name) and `env`. An empty variable
-   * counts as unset; variables outside `ENV_VARS` are ignored.
-   *
-   * @throws {ConfigError} naming `arguments` for an unknown flag or a second positional.
-   */
-  static read(
-    args: readonly string[],
-    env: Readonly<Record<string, string | undefined>>,
-  ): Settings {
-    const names = Object.keys(SETTINGS) as SettingName[];
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        strict: true,
-        options: {
-          help: { type: "boolean", short: "h" },
-          ...Object.fromEntries(
-            Object.values(SETTINGS as Record<SettingName, Setting<unknown>>)
-              .filter((s) => s.flag !== undefined)
-              .map((s) => [s.flag!, { type: "string" as const }]),
-          ),
-        },
-      });
-    } catch (error) {
-      throw new ConfigError("arguments", (error as Error).message);
-    }
-    if (parsed.values.help) return new Settings(true, new Map());
-    if (parsed.positionals.length > 1) {
-      throw new ConfigError(
-        "arguments",
-        `expected at most one PORT argument, got ${parsed.positionals.join(" ")}`,
-      );
-    }
-    const given = new Map<SettingName, Given>();
-    for (const name of names) {
-      const raw = env[SETTINGS[name].env];
-      if (raw !== undefined && raw !== "") given.set(name, { source: SETTINGS[name].env, raw });
-    }
-    const values = parsed.values as Record<string, string | boolean | undefined>;
-    for (const name of names) {
-      const setting: Setting<unknown> = SETTINGS[name];
-      if (setting.positional && parsed.positionals.length === 1) {
-        given.set(name, { source: `${setting.env} argument`, raw: parsed.positionals[0] });
-      }
-      const raw = setting.flag === undefined ? undefined : values[setting.flag];
-      if (typeof raw === "string") given.set(name, { source: `--${setting.flag}`, raw });
-    }
-    return new Settings(false, given);
-  }
-
-  /** Whether the setting was given (by variable, flag or argument) rather than defaulted. */
-  isSet(name: SettingName): boolean {
-    return this.#given.has(name);
-  }
-
-  /** The variable, flag or argument the setting came from; its variable when defaulted. */
-  source(name: SettingName): string {
-    return this.#given.get(name)?.source ?? SETTINGS[name].env;
-  }
-
-  /**
-   * The setting's parsed value, its parsed default when not given, or
-   * `undefined` when it has neither.
-   *
-   * @throws {ConfigError} naming {@linkcode source} when the text is unusable.
-   */
-  value<N extends SettingName>(name: N): SettingValue<N> | undefined {
-    const setting: Setting<SettingValue<N>> = SETTINGS[name] as Setting<SettingValue<N>>;
-    const raw = this.#given.get(name)?.raw ?? setting.default;
-    if (raw === undefined) return undefined;
-    try {
-      return setting.parse(raw);
-    } catch (error) {
-      if (!(error instanceof InvalidValue)) throw error;
-      throw new ConfigError(this.source(name), error.message);
-    }
-  }
-
-  /** Like {@linkcode value}, for a setting that always has a default. */
-  required<N extends SettingName>(name: N): SettingValue<N> {
-    const value = this.value(name);
-    if (value === undefined) throw new ConfigError(this.source(name), "is not set");
-    return value;
-  }
+/** Where the TLS listener listens and finds its certificate. */
+export interface TlsConfig {
+  port: number;
+  /** PEM certificate chain file. */
+  certFile: string;
+  /** PEM private key file. */
+  keyFile: string;
 }
 
 /** What {@linkcode parseConfig} found on the command line besides settings. */
@@ -250,11 +125,21 @@ export function parseConfig(
     throw new ConfigError(settings.source("TRUSTED_NETWORKS"), (error as Error).message);
   }
 
+  const port = settings.value("PORT") ?? null;
+  const tls = tlsConfig(settings);
+  if (port === null && tls === null) {
+    throw new ConfigError(
+      settings.source("PORT"),
+      "is off, but TLS_CERT and TLS_KEY are not set: there would be nothing to listen on",
+    );
+  }
+
   return {
     kind: "run",
     config: {
       host: settings.required("HOST"),
-      port: settings.required("PORT"),
+      port,
+      tls,
       httpPort: settings.required("HTTP_PORT"),
       webPort: settings.required("WEB_PORT"),
       redis: redisConfig(settings),
@@ -279,6 +164,18 @@ export function parseConfig(
       logFormat: settings.required("LOG_FORMAT"),
     },
   };
+}
+
+function tlsConfig(settings: Settings): TlsConfig | null {
+  const certFile = settings.value("TLS_CERT");
+  const keyFile = settings.value("TLS_KEY");
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined || keyFile === undefined) {
+    const missing = certFile === undefined ? "TLS_CERT" : "TLS_KEY";
+    const given = certFile === undefined ? "TLS_KEY" : "TLS_CERT";
+    throw new ConfigError(given, `is set but ${missing} is not; TLS needs both`);
+  }
+  return { port: settings.required("TLS_PORT"), certFile, keyFile };
 }
 
 function redisConfig(settings: Settings): RedisConfig | null {
@@ -322,6 +219,7 @@ function redisConfig(settings: Settings): RedisConfig | null {
         "REDIS_USER",
         "REDIS_PASSWORD",
         "REDIS_MIN_REPLICAS_ACK",
+        "REDIS_CA",
       ] as const
     ) {
       if (settings.isSet(name)) {
@@ -376,6 +274,18 @@ function redisConfig(settings: Settings): RedisConfig | null {
   const password = settings.value("REDIS_PASSWORD") ?? decode(parsed.password);
   parsed.username = "";
   parsed.password = "";
-  const address = parsed.toString().replace(/\/$/, "");
-  return { url: address, username, password, ...(minReplicasAck ? { minReplicasAck } : {}) };
+  const caFile = settings.value("REDIS_CA");
+  if (caFile !== undefined && parsed.protocol !== "rediss:") {
+    throw new ConfigError(
+      settings.source("REDIS_CA"),
+      "is set but Redis is not reached over rediss://",
+    );
+  }
+  return {
+    url: parsed.toString().replace(/\/$/, ""),
+    username,
+    password,
+    ...minReplicasAck ? { minReplicasAck } : {},
+    ...caFile === undefined ? {} : { caFile },
+  };
 }

@@ -34,6 +34,8 @@ export interface Identity {
   token?: string;
   /** Whether the client can resume (JSON mode): it gets a resume token and the epoch. */
   resumable: boolean;
+  /** JSON mode: the password of a registered name (see `sign_in.ts`); never logged. */
+  password?: string;
 }
 
 /** The handshake's outcome: an identity, or how the session ends and in which dialect. */

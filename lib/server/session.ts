@@ -17,11 +17,12 @@
  * @module
  */
 
+import type { AccountDesk, Asker } from "./account_desk.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame } from "./frame.ts";
 import { handshake, type Identity } from "./handshake.ts";
 import { claimName, HISTORY_RESET_TEXT, planReplay } from "./resume.ts";
-import { type Hub, type Member, SlowJoinError } from "./hub.ts";
+import type { Hub, Member } from "./hub.ts";
 import { type Line, readLines } from "../util/line_reader.ts";
 import type { Logger } from "../ops/log.ts";
 import type { ServerMetrics } from "../ops/chat_metrics.ts";
@@ -29,8 +30,9 @@ import { type FlushScheduler, OutboundQueue } from "./outbound_queue.ts";
 import type { Dialect, Request } from "../protocol/dialect.ts";
 import { FloodGuard } from "./flood_guard.ts";
 import type { Roster } from "./roster.ts";
-import { lastWords, recordEnd, type SessionEnd } from "./session_end.ts";
-import { type HistorySnapshot, type Store, StoreUnavailableError } from "../store/store.ts";
+import { endFor, lastWords, recordEnd, type SessionEnd, SlowClientError } from "./session_end.ts";
+import { signIn } from "./sign_in.ts";
+import type { HistorySnapshot, Store } from "../store/store.ts";
 import { textDialect } from "../protocol/text_dialect.ts";
 import { EXPIRED, within } from "../util/deadline.ts";
 
@@ -39,6 +41,8 @@ export interface SessionOptions {
   hub: Hub;
   store: Store;
   roster: Roster;
+  /** Passwords and account requests; a registered name must pass `sign_in.ts` before its claim. */
+  desk: AccountDesk;
   scheduler: FlushScheduler;
   logger: Logger;
   metrics: ServerMetrics;
@@ -76,14 +80,6 @@ const WRITE_TIMEOUT_MS = 30_000;
 const HISTORY_CHUNK_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
-
-/** The client does not read its history fast enough to stay connected. */
-export class SlowClientError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SlowClientError";
-  }
-}
 
 /** One connected client, from its first byte to its close. */
 export class Session {
@@ -159,6 +155,11 @@ export class Session {
     const { user } = identity;
     this.#dialect = identity.dialect;
     this.#user = user;
+    const reply = (...lines: string[]) => this.#reply(...lines);
+    const timeoutMs = this.#limits.handshakeTimeoutMs;
+    const io = { lines, dialect: identity.dialect, reply, timeoutMs, signal };
+    const held = await signIn(this.#options.desk, this.#asker(user), identity.password, io);
+    if (held) return held;
     const claim = await claimName(roster, identity, origin, () => this.end({ kind: "name_lost" }));
     if (!claim) {
       return {
@@ -299,7 +300,14 @@ export class Session {
       case "message":
         await this.#send(request, user);
         return null;
+      case "account":
+        this.#reply(await this.#options.desk.answer(this.#asker(user), request, this.#dialect));
+        return null;
     }
+  }
+
+  #asker(user: string): Asker {
+    return { user, address: this.#conn.remoteAddr.hostname, remote: this.#remote };
   }
 
   async #who(): Promise<void> {
@@ -378,15 +386,4 @@ export class Session {
       if (!this.#outbound.push(encoder.encode(`${line}\n`))) return;
     }
   }
-}
-
-/** How a session ends when serving it threw `error`. */
-function endFor(error: Error): SessionEnd {
-  if (error instanceof StoreUnavailableError) {
-    return { kind: "store_unavailable", error: error.message };
-  }
-  if (error instanceof SlowJoinError || error instanceof SlowClientError) {
-    return { kind: "slow_consumer", reason: error.message, joined: false };
-  }
-  return { kind: "peer_gone", error: error.message };
 }

@@ -12,6 +12,8 @@
 import { type Dialect, HTTP_RESPONSE, type ProtocolError } from "../protocol/dialect.ts";
 import type { Logger } from "../ops/log.ts";
 import type { ServerMetrics } from "../ops/chat_metrics.ts";
+import { StoreUnavailableError } from "../store/store.ts";
+import { SlowJoinError } from "./hub.ts";
 
 /** Why a session ended. The first reason given wins. */
 export type SessionEnd =
@@ -158,4 +160,23 @@ export function recordEnd(
       });
       return;
   }
+}
+
+/** The client does not read its history fast enough to stay connected. */
+export class SlowClientError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SlowClientError";
+  }
+}
+
+/** How a session ends when serving it threw `error`. */
+export function endFor(error: Error): SessionEnd {
+  if (error instanceof StoreUnavailableError) {
+    return { kind: "store_unavailable", error: error.message };
+  }
+  if (error instanceof SlowJoinError || error instanceof SlowClientError) {
+    return { kind: "slow_consumer", reason: error.message, joined: false };
+  }
+  return { kind: "peer_gone", error: error.message };
 }

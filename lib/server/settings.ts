@@ -13,18 +13,20 @@
  * @module
  */
 
-import { parseOrigins } from "./origins.ts";
+import {
+  decimal,
+  historyKey,
+  hostPorts,
+  InvalidValue,
+  masterName,
+  oneOf,
+  portOrOff,
+  seconds,
+  text,
+  whole,
+} from "./setting_parsers.ts";
 
-/**
- * A setting's text that its parser cannot use; `config.ts` reports
- * it as a `ConfigError` naming where the text came from.
- */
-export class InvalidValue extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidValue";
-  }
-}
+import { parseOrigins } from "./origins.ts";
 
 /** One row of the settings table. */
 export interface Setting<T> {
@@ -46,77 +48,6 @@ export interface Setting<T> {
   readonly parse: (raw: string) => T;
 }
 
-function whole(min: number, max: number): (raw: string) => number {
-  return (raw) => {
-    const value = Number(raw.trim());
-    if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
-      throw new InvalidValue(`expected a whole number from ${min} to ${max}, got "${raw}"`);
-    }
-    return value;
-  };
-}
-
-function decimal(min: number, max: number, what: string): (raw: string) => number {
-  return (raw) => {
-    const value = Number(raw);
-    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || value < min || value > max) {
-      throw new InvalidValue(`expected ${what} from ${min} to ${max}, got "${raw}"`);
-    }
-    return value;
-  };
-}
-
-/** Seconds as written, milliseconds as used. */
-function seconds(min: number, max: number): (raw: string) => number {
-  const parse = decimal(min, max, "seconds");
-  return (raw) => Math.round(parse(raw) * 1000);
-}
-
-function oneOf<T extends string>(...choices: T[]): (raw: string) => T {
-  return (raw) => {
-    if (!(choices as string[]).includes(raw)) {
-      throw new InvalidValue(
-        `expected ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, got "${raw}"`,
-      );
-    }
-    return raw as T;
-  };
-}
-
-const text = (raw: string): string => raw;
-
-/** One Redis node of a seed list. */
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-function hostPorts(raw: string): HostPort[] {
-  return raw.split(",").map((part) => {
-    const match = part.trim().match(/^([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(\d+)$/);
-    const port = match ? Number(match[2]) : 0;
-    if (!match || port < 1 || port > 65535) {
-      throw new InvalidValue(`expected host:port[,host:port...], got "${part}"`);
-    }
-    return { host: match[1].replace(/^\[|\]$/g, ""), port };
-  });
-}
-
-function masterName(raw: string): string {
-  const name = raw.trim();
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) {
-    throw new InvalidValue(`"${name}" is not a master name`);
-  }
-  return name;
-}
-
-function historyKey(raw: string): string {
-  if (!/^[A-Za-z0-9_:.-]{1,200}$/.test(raw)) {
-    throw new InvalidValue(`expected 1-200 letters, digits or _:.- characters, got "${raw}"`);
-  }
-  return raw;
-}
-
 /** Every setting, in the order `--help` and the README list them. */
 export const SETTINGS = {
   PORT: {
@@ -125,9 +56,23 @@ export const SETTINGS = {
     placeholder: "N",
     positional: true,
     default: "6000",
-    help: "chat port",
-    parse: whole(1, 65535),
+    help: "plain-text chat port; `off` for none (TLS only)",
+    parse: portOrOff,
   },
+  TLS_PORT: {
+    env: "TLS_PORT",
+    flag: "tls-port",
+    placeholder: "N",
+    default: "6697",
+    help: "TLS chat port, used when `TLS_CERT` and `TLS_KEY` are set",
+    parse: whole(0, 65535),
+  },
+  TLS_CERT: {
+    env: "TLS_CERT",
+    help: "PEM certificate chain file; with `TLS_KEY` turns TLS on (re-read on SIGHUP)",
+    parse: text,
+  },
+  TLS_KEY: { env: "TLS_KEY", help: "PEM private key file of `TLS_CERT`", parse: text },
   HOST: {
     env: "HOST",
     flag: "host",
@@ -189,6 +134,11 @@ export const SETTINGS = {
     shownDefault: "0 (off)",
     help: "replicas that must have a message before it is receipted",
     parse: whole(0, 100),
+  },
+  REDIS_CA: {
+    env: "REDIS_CA",
+    help: "PEM file of the CA that signed Redis's certificate (`rediss://`)",
+    parse: text,
   },
   CHAT_DATA: {
     env: "CHAT_DATA",

@@ -41,6 +41,8 @@ export interface RedisConfig {
   clusterNodes?: RedisNode[];
   /** Replicas that must acknowledge each append (`WAIT`); 0 or absent: off. */
   minReplicasAck?: number;
+  /** PEM file of the CA that signed Redis's certificate (`rediss://` only); read at connect. */
+  caFile?: string;
 }
 
 /** Options for {@linkcode RedisLink.connect}. */
@@ -150,7 +152,12 @@ export class RedisLink {
 /** A node-redis client, Sentinel or Cluster object, by the settings in `options.redis`. */
 function createBackend(options: RedisLinkOptions) {
   const { redis, role, logger } = options;
+  // A private CA replaces the system's for this connection only.
+  const tls = redis.caFile === undefined
+    ? {}
+    : { tls: true as const, ca: Deno.readTextFileSync(redis.caFile) };
   const socket = {
+    ...tls,
     connectTimeout: 5_000,
     // node-redis counts retries from 0; backoffDelay counts attempts from 1.
     reconnectStrategy: (retries: number, cause: Error) => {

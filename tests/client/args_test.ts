@@ -9,7 +9,13 @@ import { CLIENT_USAGE, parseClientArgs, UsageError } from "../../lib/client/args
 Deno.test("HOST PORT USER as the old client took them", () => {
   assert.deepEqual(parseClientArgs(["localhost", "6000", "alice"]), {
     type: "run",
-    options: { host: "localhost", port: 6000, user: "alice", reconnectTimeoutMs: 120_000 },
+    options: {
+      host: "localhost",
+      port: 6000,
+      user: "alice",
+      reconnectTimeoutMs: 120_000,
+      tls: false,
+    },
   });
 });
 

@@ -301,7 +301,7 @@ Deno.test("quit waits for receipts, but not forever", async () => {
 Deno.test("who, notices and join/leave are passed on; a shutdown notice explains the drop", async () => {
   await using server = FakeChatServer.start();
   const { chat, events, done } = await connect(server);
-  chat.who();
+  chat.request({ type: "who" });
   await server.until(() => events.some((event) => event.type === "who"), "who");
   const [connection] = server.connections;
   await connection.send({ type: "join", user: "bob", ts: 1 });

@@ -37,12 +37,20 @@ const ROOT = new URL("../../", import.meta.url);
 const K8S = new URL("k8s/", ROOT);
 const NAMESPACE = "chat-app";
 /** Manifests in k8s/ that `apply -k` leaves out on purpose. */
-const ON_DEMAND = ["redis-secret.example.yaml", "loadtest-job.yaml"];
+const ON_DEMAND = [
+  "redis-secret.example.yaml",
+  "chat-tls-secret.example.yaml",
+  "loadtest-job.yaml",
+];
 /** Kinds that live outside any namespace. */
 const CLUSTER_SCOPED = new Set(["Namespace"]);
 
 const built = await kustomizeBuild(K8S);
 const [exampleSecret] = await readManifests(new URL("redis-secret.example.yaml", K8S)) as (
+  & Manifest
+  & ISecret
+)[];
+const [tlsSecret] = await readManifests(new URL("chat-tls-secret.example.yaml", K8S)) as (
   & Manifest
   & ISecret
 )[];
@@ -160,7 +168,7 @@ Deno.test("each k8s/ file is valid alone and in its namespace, so applying them 
   }
 });
 
-Deno.test("the kustomization lists every manifest in k8s/ except the example Secret and the load test", async () => {
+Deno.test("the kustomization lists every manifest in k8s/ except the example Secrets and the load test", async () => {
   const files: string[] = [];
   for await (const entry of Deno.readDir(K8S)) {
     if (/\.ya?ml$/.test(entry.name) && entry.name !== "kustomization.yaml") files.push(entry.name);
@@ -238,6 +246,38 @@ Deno.test("the chat server's declared ports are the ones it listens on with its 
   const http = find<IService>("Service", "chat-server-http");
   assert.equal(http.spec!.type ?? "ClusterIP", "ClusterIP");
   assert.equal(resolvePort(chatContainer, http.spec!.ports![0].targetPort), chatConfig.httpPort);
+});
+
+Deno.test("the chat server serves TLS from the kubernetes.io/tls Secret it mounts, at paths its binary may read", () => {
+  assert.ok(chatConfig.tls, "TLS_CERT and TLS_KEY are set");
+  assert.equal(resolvePort(chatContainer, "chat-tls"), chatConfig.tls.port);
+  const [, tls] = find<IService>("Service", "chat-server").spec!.ports!;
+  assert.equal(resolvePort(chatContainer, tls.targetPort), chatConfig.tls.port);
+  assert.equal(tls.nodePort, 30697);
+
+  assert.equal(tlsSecret.type, "kubernetes.io/tls");
+  assert.deepEqual(Object.keys(tlsSecret.stringData ?? {}).sort(), ["tls.crt", "tls.key"]);
+  assert.equal(tlsSecret.data, undefined, "the example holds no encoded value");
+  assert.match(Object.values(tlsSecret.stringData!).join(), /EXAMPLE/);
+  const volume = deployment.spec!.template.spec!.volumes!.find((v) =>
+    v.secret?.secretName === tlsSecret.metadata.name
+  );
+  assert.ok(volume, "the Deployment mounts the TLS Secret");
+  assert.notEqual(volume.secret!.optional, true, "a missing certificate must stop the pod");
+  const mount = chatContainer.volumeMounts!.find((m) => m.name === volume.name)!;
+  assert.equal(mount.readOnly, true);
+  assert.equal(chatConfig.tls.certFile, `${mount.mountPath}/tls.crt`);
+  assert.equal(chatConfig.tls.keyFile, `${mount.mountPath}/tls.key`);
+  // The image's binary may read exactly the files its build arguments name.
+  const args = Object.fromEntries(
+    instructions(
+      stages.find((stage) => stage[0].getArgumentsContent()!.includes(" AS build"))!,
+      "ARG",
+    )
+      .map((arg) => arg.getArgumentsContent()!.split("=")),
+  );
+  assert.equal(args.TLS_CERT, chatConfig.tls.certFile);
+  assert.equal(args.TLS_KEY, chatConfig.tls.keyFile);
 });
 
 Deno.test("the probes ask the HTTP port for paths it serves: /readyz for readiness, /healthz for liveness", () => {
@@ -427,12 +467,14 @@ function interpolate(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\$|\$\{([^}]*)\}|\$([A-Za-z_]\w*)/g, (token, braced, bare) => {
     if (token === "$$") return "$";
     if (bare) return vars[bare] ?? "";
-    const match = /^([A-Za-z_]\w*)(?:(:?-)(.*))?$/.exec(braced);
+    const match = /^([A-Za-z_]\w*)(?:(:?[-+])(.*))?$/.exec(braced);
     assert.ok(match, `unsupported interpolation ${token}`);
     const [, name, operator, fallback] = match;
     const value = vars[name];
     if (operator === ":-") return value ? value : fallback;
     if (operator === "-") return value ?? fallback;
+    if (operator === ":+") return value ? fallback : "";
+    if (operator === "+") return value === undefined ? "" : fallback;
     return value ?? "";
   });
 }
@@ -469,14 +511,29 @@ Deno.test("Compose starts the chat server after Redis is healthy, configured onl
   assert.equal(url.port, "6379");
 });
 
-Deno.test("Compose publishes the ports the chat server listens on", () => {
+Deno.test("Compose publishes the ports the chat server listens on, TLS's too", () => {
   const containerPorts = (chatService.ports ?? []).map((mapping) =>
     Number(mapping.replace(/\/tcp$/, "").split(":").at(-1))
   );
+  const tls = serverConfig(composeEnv(chatService, { CHAT_TLS_DIR: "./tls" })).tls;
+  assert.ok(tls, "CHAT_TLS_DIR turns TLS on");
+  assert.equal(composeConfig.tls, null, "and without it TLS stays off");
   assert.deepEqual(
     containerPorts.sort(),
-    [composeConfig.port, composeConfig.httpPort, composeConfig.webPort].sort(),
+    [composeConfig.port, tls.port, composeConfig.httpPort, composeConfig.webPort].sort(),
   );
+});
+
+Deno.test("Compose mounts the certificate folder CHAT_TLS_DIR names, read-only, where TLS_CERT and TLS_KEY point", () => {
+  const tls = serverConfig(composeEnv(chatService, { CHAT_TLS_DIR: "/srv/certs" })).tls!;
+  const mounts = (chatService as { volumes?: string[] }).volumes ?? [];
+  const mount = mounts.map((m) => interpolate(m, { CHAT_TLS_DIR: "/srv/certs" }).split(":"))
+    .find(([source]) => source === "/srv/certs");
+  assert.ok(mount, mounts.join());
+  const [, target, mode] = mount;
+  assert.equal(mode, "ro");
+  assert.equal(tls.certFile, `${target}/tls.crt`);
+  assert.equal(tls.keyFile, `${target}/tls.key`);
 });
 
 Deno.test("Compose keeps Redis's append-only file on a named volume and gives the password to both services", () => {
@@ -571,8 +628,12 @@ Deno.test("the image runs as a numeric non-root user, exposes the server's ports
   const uid = Number(user.split(":")[0]);
   assert.ok(Number.isInteger(uid) && uid > 0, `USER ${user}: numeric and not root`);
   const defaults = serverConfig({});
+  const tls = serverConfig({ TLS_CERT: "/c", TLS_KEY: "/k" }).tls!;
   const exposed = instructions(finalStage, "EXPOSE").flatMap(args).map(Number);
-  assert.deepEqual(exposed.sort(), [defaults.port, defaults.httpPort, defaults.webPort].sort());
+  assert.deepEqual(
+    exposed.sort(),
+    [defaults.port, tls.port, defaults.httpPort, defaults.webPort].sort(),
+  );
 
   const [healthcheck] = instructions(finalStage, "HEALTHCHECK");
   const command = /^CMD\s+(\[.*\])$/s.exec(healthcheck.getArgumentsContent()!.trim());

@@ -13,6 +13,7 @@ import { createLogger } from "../../lib/ops/log.ts";
 import { ServerMetrics } from "../../lib/ops/chat_metrics.ts";
 import { LocalPresence } from "../../lib/store/local_presence.ts";
 import { SqliteStore } from "../../lib/store/sqlite_store.ts";
+import { SqliteAccounts } from "../../lib/store/sqlite_accounts.ts";
 import { type Line, readLines } from "../../lib/util/line_reader.ts";
 import { EXPIRED, within } from "../../lib/util/deadline.ts";
 
@@ -44,11 +45,18 @@ export class InProcessServer implements AsyncDisposable {
   readonly logs: string[];
   readonly #store: SqliteStore;
   readonly #presence: LocalPresence;
+  readonly #accounts: SqliteAccounts;
   readonly #dataDir: string;
 
   private constructor(
     server: ChatServer,
-    parts: { metrics: ServerMetrics; logs: string[]; store: SqliteStore; presence: LocalPresence },
+    parts: {
+      metrics: ServerMetrics;
+      logs: string[];
+      store: SqliteStore;
+      presence: LocalPresence;
+      accounts: SqliteAccounts;
+    },
     dataDir: string,
   ) {
     this.server = server;
@@ -56,6 +64,7 @@ export class InProcessServer implements AsyncDisposable {
     this.logs = parts.logs;
     this.#store = parts.store;
     this.#presence = parts.presence;
+    this.#accounts = parts.accounts;
     this.#dataDir = dataDir;
   }
 
@@ -68,8 +77,9 @@ export class InProcessServer implements AsyncDisposable {
     const store = await SqliteStore.open({ dataDir, historyLimit: 1000, metrics });
     const presence = new LocalPresence();
     const config = { ...TEST_CONFIG, ...overrides };
-    const server = await ChatServer.start(config, { store, presence, logger, metrics });
-    return new InProcessServer(server, { metrics, logs, store, presence }, dataDir);
+    const accounts = await SqliteAccounts.open({ dataDir });
+    const server = await ChatServer.start(config, { store, presence, accounts, logger, metrics });
+    return new InProcessServer(server, { metrics, logs, store, presence, accounts }, dataDir);
   }
 
   /** The port clients connect to. */
@@ -100,7 +110,7 @@ export class InProcessServer implements AsyncDisposable {
   /** Shuts the server down and deletes its data. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.server.shutdown();
-    await Promise.all([this.#store.close(), this.#presence.close()]);
+    await Promise.all([this.#store.close(), this.#presence.close(), this.#accounts.close()]);
     await Deno.remove(this.#dataDir, { recursive: true });
   }
 }
@@ -109,12 +119,12 @@ const encoder = new TextEncoder();
 
 /** A connection read line by line. */
 export class LineClient implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly #lines: AsyncGenerator<Line>;
   #pending: Promise<IteratorResult<Line>> | null = null;
   #closed = false;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.Conn) {
     this.conn = conn;
     this.#lines = readLines(conn, { maxLineBytes: 1 << 20 });
   }

@@ -4,7 +4,9 @@
  * stops it by its own PID.
  *
  * The data directory permission of the task (`$CHAT_DATA`) is pointed at the
- * test's temporary directory; nothing else about the command line is changed. The
+ * test's temporary directory, and the files it may read (`$TLS_CERT`,
+ * `$TLS_KEY`, `$REDIS_CA`) at the test's when it sets them; nothing else
+ * about the command line is changed. The
  * child's environment holds only what the test passes (plus what Deno itself
  * needs to find its cache), so a developer's own REDIS_* never leaks in.
  *
@@ -29,13 +31,27 @@ export interface StartServerOptions {
   viaTask?: boolean;
 }
 
-/** The permission flags of the `server` task, with `$CHAT_DATA` replaced by `dataDir`. */
-export async function serverTaskFlags(dataDir: string): Promise<string[]> {
+/**
+ * The permission flags of the `server` task, with `$CHAT_DATA` replaced by
+ * `dataDir` and the task's other variables by `env`'s values or, as the
+ * task does, its defaults.
+ */
+export async function serverTaskFlags(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const words: string[] = config.tasks.server.split(/\s+/);
+  const task: string = config.tasks.server;
+  const defaults = Object.fromEntries(
+    [...task.matchAll(/\|\| (\w+)=(\S+) &&/g)].map((match) => [match[1], match[2]]),
+  );
+  const values: Record<string, string> = { ...defaults, ...env, CHAT_DATA: dataDir };
+  const words = task.split(/\s+/);
   const flags = words.slice(words.indexOf("run") + 1, words.indexOf("server.ts"));
   return flags.map((flag) =>
-    flag.replace(/^(--allow-(?:read|write))="\$CHAT_DATA"$/, `$1=${dataDir}`)
+    /^--allow-(read|write)=/.test(flag)
+      ? flag.replaceAll('"', "").replace(/\$(\w+)/g, (_, name) => values[name])
+      : flag
   );
 }
 
@@ -82,9 +98,12 @@ export class ServerProcess {
     const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "chat-data-" });
     const port = options.port ?? await freePort();
     const child = new Deno.Command("deno", {
-      args: options.viaTask
-        ? ["task", "server", ...options.args ?? []]
-        : ["run", ...await serverTaskFlags(dataDir), "server.ts", ...options.args ?? []],
+      args: options.viaTask ? ["task", "server", ...options.args ?? []] : [
+        "run",
+        ...await serverTaskFlags(dataDir, options.env),
+        "server.ts",
+        ...options.args ?? [],
+      ],
       cwd: ROOT,
       clearEnv: true,
       // HTTP_PORT and WEB_PORT 0: any free port, read back from the log (see httpPort).
@@ -147,6 +166,11 @@ export class ServerProcess {
     return this.#status;
   }
 
+  /** Sends `signal` (e.g. SIGHUP) without waiting for anything. */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** Sends `signal` (SIGTERM by default) and waits for the exit status. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     try {
@@ -196,7 +220,7 @@ export class ServerProcess {
       // The marker may be split across chunks; the previous chunk's end covers that.
       const tail = this.#logs.at(-1)?.slice(-64) ?? "";
       this.#logs.push(text);
-      if ((tail + text).includes("chat server listening on")) this.#listening();
+      if ((tail + text).includes("chat server listening")) this.#listening();
     }
   }
 }

@@ -8,13 +8,14 @@ import {
   COMMAND_HELP,
   COMMAND_USAGE,
   COMMANDS,
+  isAccountLine,
   parseInput,
   unknownCommandText,
 } from "../../lib/protocol/commands.ts";
 import { HELP, parseTextRequest } from "../../lib/protocol/text_dialect.ts";
 
 Deno.test("every word of every command means that command, also with spaces around it", () => {
-  for (const command of COMMANDS) {
+  for (const command of COMMANDS.filter((command) => !command.passwords)) {
     for (const word of command.words) {
       assert.deepEqual(parseInput(word), { type: command.type }, word);
       assert.deepEqual(parseInput(`  ${word}\t`), { type: command.type }, word);
@@ -22,6 +23,51 @@ Deno.test("every word of every command means that command, also with spaces arou
   }
   assert.deepEqual(parseInput("exit"), { type: "quit" });
   assert.deepEqual(parseInput("/quit"), { type: "quit" });
+});
+
+Deno.test("an account command carries the passwords typed after it, however many were left out", () => {
+  assert.deepEqual(parseInput("/register  s3cret-pw "), {
+    type: "account",
+    action: "register",
+    passwords: ["s3cret-pw"],
+  });
+  assert.deepEqual(parseInput("/login"), { type: "account", action: "login", passwords: [] });
+  assert.deepEqual(parseInput("/passwd old-one new-one"), {
+    type: "account",
+    action: "passwd",
+    passwords: ["old-one", "new-one"],
+  });
+  assert.deepEqual(parseInput("/unregister a b"), {
+    type: "usage",
+    usage: "usage: /unregister PASSWORD",
+  });
+});
+
+Deno.test("lines of account commands are recognised so that the client never keeps them", () => {
+  for (const line of ["/login pw", "/register", " /passwd a b", "/passwd a b c", "/unregister x"]) {
+    assert.ok(isAccountLine(line), line);
+  }
+  for (const line of ["hello", "/who", "//login pw", "/loginx pw", "/help"]) {
+    assert.ok(!isAccountLine(line), line);
+  }
+});
+
+Deno.test("the server's text mode turns account commands into requests, and a missing password into its usage", () => {
+  assert.deepEqual(parseTextRequest("/login pw12345678"), {
+    type: "account",
+    action: "login",
+    password: "pw12345678",
+  });
+  assert.deepEqual(parseTextRequest("/passwd a b"), {
+    type: "account",
+    action: "passwd",
+    password: "a",
+    newPassword: "b",
+  });
+  assert.deepEqual(parseTextRequest("/passwd a"), {
+    type: "invalid",
+    error: { code: "bad_request", text: "usage: /passwd OLD NEW" },
+  });
 });
 
 Deno.test("a doubled slash sends the text with one slash", () => {

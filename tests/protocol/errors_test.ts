@@ -47,7 +47,12 @@ Deno.test("a text error that is no known refusal has no code", () => {
   assert.equal(textRefusalCode(""), undefined);
 });
 
-Deno.test("only a wrong hello is a permanent refusal; a taken name or a full server may pass later", () => {
-  assert.deepEqual(ERROR_CODES.filter(isPermanentRefusal), ["bad_hello", "invalid_name"]);
+Deno.test("only a wrong hello or password is a permanent refusal; a taken name, a full server or throttling may pass later", () => {
+  assert.deepEqual(ERROR_CODES.filter(isPermanentRefusal), [
+    "bad_hello",
+    "invalid_name",
+    "auth_required",
+    "auth_failed",
+  ]);
   assert.equal(isPermanentRefusal("refused"), false, "an unknown text refusal");
 });

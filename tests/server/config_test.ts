@@ -301,3 +301,27 @@ Deno.test("Sentinel and Cluster settings that contradict each other are refused 
   refused({ REDIS_MIN_REPLICAS_ACK: "1" }, "REDIS_MIN_REPLICAS_ACK");
   refused({ REDIS_HOST: "r", REDIS_MIN_REPLICAS_ACK: "-1" }, "REDIS_MIN_REPLICAS_ACK");
 });
+
+Deno.test("TLS_CERT and TLS_KEY together turn on TLS on TLS_PORT; one alone is an error naming it", () => {
+  assert.equal(run([], {}).tls, null);
+  assert.deepEqual(run([], { TLS_CERT: "/c.pem", TLS_KEY: "/k.pem" }).tls, {
+    port: 6697,
+    certFile: "/c.pem",
+    keyFile: "/k.pem",
+  });
+  assert.equal(run(["--tls-port", "7000"], { TLS_CERT: "/c", TLS_KEY: "/k" }).tls?.port, 7000);
+  refuses([], { TLS_CERT: "/c.pem" }, "TLS_CERT");
+  refuses([], { TLS_KEY: "/k.pem" }, "TLS_KEY");
+});
+
+Deno.test("PORT=off turns the plain port off, but only when TLS is on", () => {
+  assert.equal(run([], { PORT: "off", TLS_CERT: "/c", TLS_KEY: "/k" }).port, null);
+  refuses([], { PORT: "off" }, "PORT");
+});
+
+Deno.test("REDIS_CA goes with a rediss:// URL, and is an error with plain redis://", () => {
+  const config = run([], { REDIS_URL: "rediss://redis.example:6380", REDIS_CA: "/ca.pem" });
+  assert.equal(config.redis?.caFile, "/ca.pem");
+  refuses([], { REDIS_URL: "redis://redis.example", REDIS_CA: "/ca.pem" }, "REDIS_CA");
+  refuses([], { REDIS_CA: "/ca.pem" }, "REDIS_CA");
+});
