@@ -28,6 +28,7 @@ Deno.test("the server metrics expose every chat_ series, each reason at zero fro
     chat_flooders_disconnected_total: "counter",
     chat_store_errors_total: "counter",
     chat_store_reconnects_total: "counter",
+    chat_store_failovers_total: "counter",
     chat_store_append_seconds: "histogram",
     chat_resumes_total: "counter",
   };
