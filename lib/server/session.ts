@@ -71,6 +71,13 @@ const LINGER_MS = 2_000;
 /** How long one piece of output the client asked for may take to be read. */
 const WRITE_TIMEOUT_MS = 30_000;
 
+/**
+ * Most of one client's messages being stored at once. Its next line is read
+ * while earlier messages are stored (the store batches them), so a fast
+ * sender is not held to one store round trip per message.
+ */
+const APPENDS_IN_FLIGHT = 64;
+
 /** History is written in pieces of about this size. */
 const HISTORY_CHUNK_BYTES = 64 * 1024;
 
@@ -103,6 +110,8 @@ export class Session {
   /** The name from the handshake, for the log. */
   #user: string | undefined;
   #joined = false;
+  /** This session's messages being stored, oldest first; each settles after the ones before it. */
+  readonly #appends = new Set<Promise<void>>();
 
   constructor(conn: ChatConn, options: SessionOptions) {
     this.#conn = conn;
@@ -142,6 +151,8 @@ export class Session {
     } catch (error) {
       ended = endFor(error as Error);
     }
+    // Messages already read are stored (or reported not sent) before the end.
+    await Promise.all(this.#appends);
     this.end(ended);
     await this.#finish(this.#endReason!);
   }
@@ -307,9 +318,24 @@ export class Session {
     }
   }
 
+  /**
+   * Starts storing a message and returns once the next line may be read:
+   * at once, unless {@linkcode APPENDS_IN_FLIGHT} of this session's messages
+   * are still being stored (then once the oldest is). Stores keep the order
+   * of appends, so the client's messages keep theirs.
+   */
   async #send(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
+    this.#options.metrics.messagesReceived.inc();
+    if (this.#appends.size >= APPENDS_IN_FLIGHT) await this.#appends.values().next().value;
+    const appended: Promise<void> = this.#append(request, user).finally(() =>
+      this.#appends.delete(appended)
+    );
+    this.#appends.add(appended);
+  }
+
+  /** Stores one message; on failure the client hears it was not sent. Never rejects. */
+  async #append(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
     const { metrics } = this.#options;
-    metrics.messagesReceived.inc();
     const started = performance.now();
     try {
       await this.#options.store.append({

@@ -4,9 +4,11 @@
  *
  * Keys, given the history key `K` (default `chat_history`, the old service's
  * list): `K` is the list, appended with RPUSH as before; `K:seq` is the id
- * counter; `K:events` is the Pub/Sub channel. One Lua script assigns the id,
- * appends, trims and publishes, so list order, id order and publish order are
- * the same. Entries that are not this service's JSON (the old service's
+ * counter; `K:events` is the Pub/Sub channel. One Lua script assigns the
+ * ids, appends, trims and publishes, so list order, id order and publish
+ * order are the same. Appends are group-committed (`append_batcher.ts`): a
+ * batch is one script call and one Pub/Sub payload with one event per line.
+ * Entries that are not this service's JSON (the old service's
  * `[user]: text` strings) are replayed as they are.
  *
  * The subscription delivers messages in id order with none missing: after a
@@ -25,6 +27,7 @@ import {
   type RedisClient,
   type RedisConfig,
 } from "./redis_connection.ts";
+import { AppendBatcher } from "./append_batcher.ts";
 import type { LogFields, Logger } from "../ops/log.ts";
 import { sleep } from "../util/deadline.ts";
 import { type HistorySnapshot, type Store, type StoreMetrics } from "./store.ts";
@@ -51,25 +54,39 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// KEYS: list, counter. ARGV: the entry's fields as JSON without the opening
-// brace, channel, retention, origin as a JSON string.
+// KEYS: list, counter. ARGV: channel, retention, then for each message its
+// fields as JSON without the opening brace and its origin as a JSON string.
+// Appends a batch under consecutive ids and publishes it as one payload, its
+// events one per line (a batch of one is exactly the single event). Returns
+// the first id.
 const APPEND = `
-local id = redis.call('INCR', KEYS[2])
-if id == 1 then
+local count = (#ARGV - 2) / 2
+local first = redis.call('INCRBY', KEYS[2], count) - count + 1
+if first == 1 then
   -- A lost or new counter must never reissue ids still in the list.
   local last = redis.call('LINDEX', KEYS[1], -1)
   if last then
     local ok, entry = pcall(cjson.decode, last)
-    if ok and type(entry) == 'table' and type(entry.id) == 'number' and entry.id >= id then
-      id = entry.id + 1
-      redis.call('SET', KEYS[2], id)
+    if ok and type(entry) == 'table' and type(entry.id) == 'number' and entry.id >= first then
+      first = entry.id + 1
+      redis.call('SET', KEYS[2], first + count - 1)
     end
   end
 end
-redis.call('RPUSH', KEYS[1], '{"id":' .. id .. ',' .. ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('PUBLISH', ARGV[2], '{"type":"message","origin":' .. ARGV[4] .. ',"id":' .. id .. ',' .. ARGV[1])
-return id
+local entries, events = {}, {}
+for i = 1, count do
+  local id = first + i - 1
+  local fields = ARGV[1 + 2 * i]
+  entries[i] = '{"id":' .. id .. ',' .. fields
+  events[i] = '{"type":"message","origin":' .. ARGV[2 + 2 * i] .. ',"id":' .. id .. ',' .. fields
+end
+-- RPUSH in pieces: unpack() is bounded by the Lua stack.
+for i = 1, count, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(entries, i, math.min(i + 999, count)))
+end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('PUBLISH', ARGV[1], table.concat(events, '\\n'))
+return first
 `;
 
 // KEYS: list, counter. ARGV: the last id already delivered. Returns the
@@ -89,6 +106,7 @@ export class RedisStore implements Store {
   readonly #options: RedisStoreOptions;
   readonly #keys: { list: string; seq: string; channel: string };
   readonly #calls: RedisCalls;
+  readonly #batcher = new AppendBatcher((batch) => this.#commit(batch));
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
   #catchingUp = false;
@@ -128,21 +146,28 @@ export class RedisStore implements Store {
     return this.#commands.isReady && this.#subscriber.isReady;
   }
 
-  async append(message: NewMessage): Promise<ChatMessage> {
-    const stored: Omit<ChatMessage, "id"> = {
-      user: message.user,
-      text: message.text,
-      ts: message.ts,
-    };
-    if (message.ref !== undefined) stored.ref = message.ref;
-    const fields = JSON.stringify(stored);
-    const reply = await this.#calls.script(APPEND, [this.#keys.list, this.#keys.seq], [
-      fields.slice(1),
-      this.#keys.channel,
-      String(this.#options.historyLimit),
-      JSON.stringify(message.origin),
-    ]);
-    return { id: Number(reply), ...stored };
+  append(message: NewMessage): Promise<ChatMessage> {
+    return this.#batcher.append(message);
+  }
+
+  /** Stores `batch` with one script call; see {@linkcode AppendBatcher}. */
+  async #commit(batch: readonly NewMessage[]): Promise<ChatMessage[]> {
+    const stored: Omit<ChatMessage, "id">[] = [];
+    const args = [this.#keys.channel, String(this.#options.historyLimit)];
+    for (const message of batch) {
+      const fields: Omit<ChatMessage, "id"> = {
+        user: message.user,
+        text: message.text,
+        ts: message.ts,
+      };
+      if (message.ref !== undefined) fields.ref = message.ref;
+      stored.push(fields);
+      args.push(JSON.stringify(fields).slice(1), JSON.stringify(message.origin));
+    }
+    const first = Number(
+      await this.#calls.script(APPEND, [this.#keys.list, this.#keys.seq], args),
+    );
+    return stored.map((fields, index) => ({ id: first + index, ...fields }));
   }
 
   async publish(notice: Notice): Promise<void> {
@@ -192,7 +217,13 @@ export class RedisStore implements Store {
     }));
   }
 
-  #receive(raw: string): void {
+  /** One Pub/Sub payload: an event, or a batch of them one per line (JSON holds no raw line break). */
+  #receive(payload: string): void {
+    if (!payload.includes("\n")) return this.#receiveOne(payload);
+    for (const raw of payload.split("\n")) this.#receiveOne(raw);
+  }
+
+  #receiveOne(raw: string): void {
     const event = parseEvent(raw);
     if (!event) {
       // The event itself may carry message text, so it is not logged.
