@@ -10,7 +10,7 @@
  * syscall, and their number per second is what limits a busy server, so the
  * scheduler spaces flushes by the writes they start (see
  * {@linkcode paidUntil}): idle, a flush starts at the end of the current
- * turn; a thousand busy connections are flushed every ~20 ms. Output the
+ * turn; a thousand busy connections are flushed every ~40 ms. Output the
  * reader asked for and waits on ({@linkcode OutboundQueue.drain},
  * {@linkcode OutboundQueue.send}) is written without waiting for a flush.
  *
@@ -35,7 +35,7 @@ export interface ByteSink {
 
 /** Options for {@linkcode FlushScheduler}. */
 export interface FlushSchedulerOptions {
-  /** Writes per second the flushes are spaced to stay under; defaults to 50,000. */
+  /** Writes per second the flushes are spaced to stay under; defaults to 25,000. */
   writesPerSecond?: number;
   /** Longest a flush is put off, in milliseconds; defaults to 50. */
   maxDelayMs?: number;
@@ -79,7 +79,7 @@ export class FlushScheduler {
   #budgetAt = -Infinity;
 
   constructor(options: FlushSchedulerOptions = {}) {
-    this.#writesPerSecond = options.writesPerSecond ?? 50_000;
+    this.#writesPerSecond = options.writesPerSecond ?? 25_000;
     this.#maxDelayMs = options.maxDelayMs ?? 50;
     this.#now = options.now ?? (() => performance.now());
   }
