@@ -1,7 +1,7 @@
 /**
  * The chat server: accepts TCP connections (within the global and per-address
  * limits), runs a session for each, wires the store's subscription to the
- * hub, keeps its users' names claimed (see `roster.ts`), and shuts down
+ * history cache and the hub, keeps its users' names claimed (see `roster.ts`), and shuts down
  * gracefully.
  *
  * It does not choose or open the store or the presence registry (see
@@ -13,6 +13,7 @@
 import { SERVER_FULL_REFUSAL, TOO_MANY_CONNECTIONS_REFUSAL } from "../protocol/errors.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { ServerConfig } from "./config.ts";
+import { HistoryCache } from "./history_cache.ts";
 import { Hub } from "./hub.ts";
 import { ConnectionLimiter } from "./connection_limiter.ts";
 import { parseNetworks } from "../util/cidr.ts";
@@ -23,7 +24,8 @@ import type { Presence } from "../store/presence.ts";
 import { Roster } from "./roster.ts";
 import { Session, type SessionLimits } from "./session.ts";
 import type { Store } from "../store/store.ts";
-import { errorLine } from "../protocol/text_dialect.ts";
+import { errorLine, textDialect } from "../protocol/text_dialect.ts";
+import { jsonDialect } from "../protocol/json_dialect.ts";
 
 /** The settings {@linkcode ChatServer} uses. */
 export type ChatServerConfig =
@@ -63,8 +65,9 @@ export class ChatServer {
   readonly #config: ChatServerConfig;
   readonly #parts: ChatServerParts;
   readonly #logger: Logger;
-  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+  #listener!: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
   readonly #hub: Hub;
+  readonly #history: HistoryCache;
   readonly #roster: Roster;
   readonly #limiter: ConnectionLimiter;
   readonly #scheduler = new FlushScheduler();
@@ -74,16 +77,15 @@ export class ChatServer {
   #stopping = false;
   #finished!: Promise<void>;
 
-  private constructor(
-    config: ChatServerConfig,
-    parts: ChatServerParts,
-    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
-  ) {
+  private constructor(config: ChatServerConfig, parts: ChatServerParts) {
     this.#config = config;
     this.#parts = parts;
     this.#logger = parts.logger;
-    this.#listener = listener;
     this.#hub = new Hub(config.queueLimitBytes);
+    this.#history = new HistoryCache({
+      maxEntries: config.historyReplay,
+      dialects: [textDialect, jsonDialect],
+    });
     this.#roster = new Roster(parts.presence, {
       ttlMs: config.presenceTtlMs,
       logger: parts.logger,
@@ -95,17 +97,26 @@ export class ChatServer {
     parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
   }
 
-  /** Subscribes to the store, then listens; resolves once clients can connect. */
+  /**
+   * Subscribes to the store, fills the history cache, then listens; resolves
+   * once clients can connect. Listening last means no client waits in the
+   * accept queue while the server is still getting ready.
+   */
   static async start(config: ChatServerConfig, parts: ChatServerParts): Promise<ChatServer> {
-    const listener = Deno.listen({ hostname: config.host, port: config.port });
-    const server = new ChatServer(config, parts, listener);
+    const server = new ChatServer(config, parts);
+    let listener;
     try {
-      await parts.store.subscribe((event) => server.#hub.dispatch(event));
+      await parts.store.subscribe((event) => {
+        server.#history.record(event);
+        server.#hub.dispatch(event);
+      });
+      await server.#primeHistory();
+      listener = Deno.listen({ hostname: config.host, port: config.port });
     } catch (error) {
       server.#roster.close();
-      listener.close();
       throw error;
     }
+    server.#listener = listener;
     server.#finished = server.#accept();
     parts.logger.info("chat server listening on", {
       hostname: config.host,
@@ -143,6 +154,16 @@ export class ChatServer {
       session.end({ kind: "shutdown", graceMs: this.#config.shutdownGraceMs });
     }
     await this.#finished;
+  }
+
+  /** Fills the history cache; without it joins read the store, so a failure only costs speed. */
+  async #primeHistory(): Promise<void> {
+    try {
+      this.#history.prime(await this.#parts.store.history(this.#config.historyReplay));
+    } catch (error) {
+      this.#history.primeFailed();
+      this.#logger.warn("history cache not primed", { error: (error as Error).message });
+    }
   }
 
   async #accept(): Promise<void> {
@@ -192,6 +213,7 @@ export class ChatServer {
     const session = new Session(conn, {
       ...this.#parts,
       hub: this.#hub,
+      history: this.#history,
       roster: this.#roster,
       scheduler: this.#scheduler,
       origin: `${this.#replica}/${++this.#connections}`,

@@ -20,6 +20,7 @@
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame } from "./frame.ts";
 import { handshake } from "./handshake.ts";
+import type { CachedHistory, HistoryCache } from "./history_cache.ts";
 import { type Hub, type Member, SlowJoinError } from "./hub.ts";
 import { type Line, readLines } from "../util/line_reader.ts";
 import type { Logger } from "../ops/log.ts";
@@ -36,6 +37,8 @@ import { EXPIRED, within } from "../util/deadline.ts";
 /** What a session needs from the server. */
 export interface SessionOptions {
   hub: Hub;
+  /** The newest history, ready to send; joins it does not cover read `store`. */
+  history: HistoryCache;
   store: Store;
   roster: Roster;
   scheduler: FlushScheduler;
@@ -158,7 +161,7 @@ export class Session {
   }
 
   async #serve(lines: AsyncGenerator<Line>): Promise<SessionEnd> {
-    const { hub, store, roster, logger, origin } = this.#options;
+    const { hub, history, store, roster, logger, origin } = this.#options;
     const { signal } = this.#stopping;
     const greeted = await handshake(lines, { ...this.#limits, signal });
     if (!("identity" in greeted)) {
@@ -178,14 +181,22 @@ export class Session {
         },
       };
     }
+    // A resume gets every stored message it missed, not only the replay window.
+    const limit = identity.since === undefined
+      ? this.#limits.historyReplay
+      : this.#limits.historyLimit;
+    let cached: CachedHistory | null = null;
     await hub.join(
       this.#member,
-      // A resume gets every stored message it missed, not only the replay window.
-      () =>
-        store.history(
-          identity.since === undefined ? this.#limits.historyReplay : this.#limits.historyLimit,
-        ),
-      (snapshot) => this.#sendHistory(snapshot, identity.since),
+      () => {
+        // Read while the hub buffers for this member: nothing is missed in between.
+        cached = history.read(this.#dialect, limit, identity.since);
+        return cached
+          ? Promise.resolve({ entries: [], lastId: cached.lastId })
+          : store.history(limit);
+      },
+      (snapshot) =>
+        cached ? this.#sendBytes(cached.bytes) : this.#sendHistory(snapshot, identity.since),
     );
     this.#joined = true;
     logger.info("joined", { remote: this.#remote, user });
@@ -231,15 +242,14 @@ export class Session {
     }
   }
 
+  /** Writes output the client asked for, failing if it is not read in time. */
+  async #sendBytes(bytes: Uint8Array): Promise<void> {
+    const sent = await this.#outbound.send(bytes, WRITE_TIMEOUT_MS, this.#stopping.signal);
+    if (!sent) throw new SlowClientError(`history not read within ${WRITE_TIMEOUT_MS / 1000} s`);
+  }
+
   async #sendHistory(snapshot: HistorySnapshot, since: number | undefined): Promise<void> {
-    const send = async (text: string) => {
-      const sent = await this.#outbound.send(
-        encoder.encode(text),
-        WRITE_TIMEOUT_MS,
-        this.#stopping.signal,
-      );
-      if (!sent) throw new SlowClientError(`history not read within ${WRITE_TIMEOUT_MS / 1000} s`);
-    };
+    const send = (text: string) => this.#sendBytes(encoder.encode(text));
     const dialect = this.#dialect;
     let piece = "";
     for (const entry of snapshot.entries) {
