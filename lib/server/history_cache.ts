@@ -35,12 +35,16 @@ export interface CachedHistory {
 export interface HistoryCacheOptions {
   /** Most entries kept: the newest entries a join is sent (`HISTORY_REPLAY`). */
   maxEntries: number;
-  /** Most bytes of message text kept; defaults to 16 MiB. */
+  /**
+   * Most bytes kept: message text plus its lines, counted for each of
+   * `dialects` (at least one). Defaults to 8 MiB (10,000 lines of 64 bytes
+   * in two dialects count about 5 MiB).
+   */
   maxBytes?: number;
   /**
-   * Dialects whose lines are encoded as entries arrive, and whose answer to
-   * a fresh join is ready when priming ends, so that even the first join is
-   * one write; others are encoded on first use.
+   * Dialects whose answer to a fresh join is encoded when priming ends, so
+   * that even the first join is one write. Lines are otherwise encoded when
+   * a join first needs them (never for a message nobody joins after).
    */
   dialects?: readonly Dialect[];
 }
@@ -50,14 +54,18 @@ const encoder = new TextEncoder();
 /** One entry with its lines, each encoded on first use. */
 class CachedEntry {
   readonly entry: HistoryEntry;
+  /** Its text and the lines it is expected to be encoded to. */
   readonly size: number;
   #lines = new Map<Dialect, Uint8Array>();
 
-  constructor(entry: HistoryEntry) {
+  /** `encodings`: how many encodings of it to count in its size. */
+  constructor(entry: HistoryEntry, encodings: number) {
     this.entry = entry;
-    this.size = entry.type === "message"
+    const text = entry.type === "message"
       ? entry.user.length + entry.text.length
       : entry.line.length;
+    // A line is its text plus at most about 64 bytes of framing (ids, field names).
+    this.size = text + encodings * (text + 64);
   }
 
   line(dialect: Dialect): Uint8Array {
@@ -91,7 +99,7 @@ export class HistoryCache {
 
   constructor(options: HistoryCacheOptions) {
     this.#maxEntries = options.maxEntries;
-    this.#maxBytes = options.maxBytes ?? 16 << 20;
+    this.#maxBytes = options.maxBytes ?? 8 << 20;
     this.#dialects = options.dialects ?? [];
   }
 
@@ -184,12 +192,11 @@ export class HistoryCache {
   }
 
   #add(entry: HistoryEntry): void {
-    const cached = new CachedEntry(entry);
-    for (const dialect of this.#dialects) cached.line(dialect);
+    const cached = new CachedEntry(entry, Math.max(1, this.#dialects.length));
     this.#entries.push(cached);
     this.#bytes += cached.size;
     this.#blocks.clear();
-    while (this.size > this.#maxEntries || (this.#bytes > this.#maxBytes && this.size > 1)) {
+    while (this.size > this.#maxEntries || (this.#bytes > this.#maxBytes && this.size > 0)) {
       this.#bytes -= this.#entries[this.#start++].size;
       this.#whole = false;
     }
