@@ -17,6 +17,7 @@
  * @module
  */
 
+import { AppendPipeline } from "./append_pipeline.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame } from "./frame.ts";
 import { handshake } from "./handshake.ts";
@@ -74,11 +75,7 @@ const LINGER_MS = 2_000;
 /** How long one piece of output the client asked for may take to be read. */
 const WRITE_TIMEOUT_MS = 30_000;
 
-/**
- * Most of one client's messages being stored at once. Its next line is read
- * while earlier messages are stored (the store batches them), so a fast
- * sender is not held to one store round trip per message.
- */
+/** Most of one client's messages being stored at once (see `append_pipeline.ts`). */
 const APPENDS_IN_FLIGHT = 64;
 
 /** History is written in pieces of about this size. */
@@ -113,8 +110,7 @@ export class Session {
   /** The name from the handshake, for the log. */
   #user: string | undefined;
   #joined = false;
-  /** This session's messages being stored, oldest first; each settles after the ones before it. */
-  readonly #appends = new Set<Promise<void>>();
+  readonly #appends = new AppendPipeline(APPENDS_IN_FLIGHT);
 
   constructor(conn: ChatConn, options: SessionOptions) {
     this.#conn = conn;
@@ -155,7 +151,7 @@ export class Session {
       ended = endFor(error as Error);
     }
     // Messages already read are stored (or reported not sent) before the end.
-    await Promise.all(this.#appends);
+    await this.#appends.settled();
     this.end(ended);
     await this.#finish(this.#endReason!);
   }
@@ -182,22 +178,16 @@ export class Session {
       };
     }
     // A resume gets every stored message it missed, not only the replay window.
-    const limit = identity.since === undefined
-      ? this.#limits.historyReplay
-      : this.#limits.historyLimit;
+    const { since } = identity;
+    const limit = since === undefined ? this.#limits.historyReplay : this.#limits.historyLimit;
     let cached: CachedHistory | null = null;
-    await hub.join(
-      this.#member,
-      () => {
-        // Read while the hub buffers for this member: nothing is missed in between.
-        cached = history.read(this.#dialect, limit, identity.since);
-        return cached
-          ? Promise.resolve({ entries: [], lastId: cached.lastId })
-          : store.history(limit);
-      },
-      (snapshot) =>
-        cached ? this.#sendBytes(cached.bytes) : this.#sendHistory(snapshot, identity.since),
-    );
+    await hub.join(this.#member, () => {
+      // Read while the hub buffers for this member: nothing is missed in between.
+      cached = history.read(this.#dialect, limit, since);
+      return cached
+        ? Promise.resolve({ entries: [], lastId: cached.lastId })
+        : store.history(limit);
+    }, (snapshot) => cached ? this.#sendBytes(cached.bytes) : this.#sendHistory(snapshot, since));
     this.#joined = true;
     logger.info("joined", { remote: this.#remote, user });
     await this.#announce("join", user);
@@ -328,19 +318,10 @@ export class Session {
     }
   }
 
-  /**
-   * Starts storing a message and returns once the next line may be read:
-   * at once, unless {@linkcode APPENDS_IN_FLIGHT} of this session's messages
-   * are still being stored (then once the oldest is). Stores keep the order
-   * of appends, so the client's messages keep theirs.
-   */
+  /** Starts storing a message; returns once the next line may be read. */
   async #send(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
     this.#options.metrics.messagesReceived.inc();
-    if (this.#appends.size >= APPENDS_IN_FLIGHT) await this.#appends.values().next().value;
-    const appended: Promise<void> = this.#append(request, user).finally(() =>
-      this.#appends.delete(appended)
-    );
-    this.#appends.add(appended);
+    await this.#appends.add(() => this.#append(request, user));
   }
 
   /** Stores one message; on failure the client hears it was not sent. Never rejects. */
