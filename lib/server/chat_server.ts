@@ -1,7 +1,8 @@
 /**
  * The chat server: accepts TCP connections, plain and over TLS (see
  * `tls_listener.ts`), within the global and per-address limits, runs a
- * session for each, wires the store's subscription to the hub, keeps its
+ * session for each, wires the store's subscription to the history cache and
+ * the hub, keeps its
  * users' names claimed (see `roster.ts`), checks the passwords of registered
  * names (see `account_desk.ts`), and shuts down gracefully.
  *
@@ -27,8 +28,9 @@ import { LoginThrottle } from "./login_throttle.ts";
 import { Roster } from "./roster.ts";
 import { Session, type SessionLimits } from "./session.ts";
 import type { Store } from "../store/store.ts";
-import { errorLine } from "../protocol/text_dialect.ts";
+import { errorLine, textDialect } from "../protocol/text_dialect.ts";
 import { TlsListener } from "./tls_listener.ts";
+import { HistoryCache } from "./history_cache.ts";
 
 /** The settings {@linkcode ChatServer} uses. */
 export type ChatServerConfig =
@@ -73,6 +75,7 @@ export class ChatServer {
   readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | null;
   #tls: TlsListener | null = null;
   readonly #hub: Hub;
+  readonly #history: HistoryCache;
   readonly #desk: AccountDesk;
   readonly #roster: Roster;
   readonly #limiter: ConnectionLimiter;
@@ -95,6 +98,8 @@ export class ChatServer {
     this.#logger = parts.logger;
     this.#listener = listener;
     this.#hub = new Hub(config.queueLimitBytes);
+    // Only text-mode joins are answered from it: JSON ones carry a resume point.
+    this.#history = new HistoryCache({ maxEntries: config.historyReplay, dialects: [textDialect] });
     this.#roster = new Roster(parts.presence, {
       ttlMs: config.presenceTtlMs,
       logger: parts.logger,
@@ -126,7 +131,11 @@ export class ChatServer {
           onConnection: (conn) => server.admit(conn),
         });
       }
-      await parts.store.subscribe((event) => server.#hub.dispatch(event));
+      await parts.store.subscribe((event) => {
+        server.#history.record(event);
+        server.#hub.dispatch(event);
+      });
+      await server.#primeHistory();
     } catch (error) {
       server.#roster.close();
       listener?.close();
@@ -198,6 +207,16 @@ export class ChatServer {
     await this.#finished;
   }
 
+  /** Fills the history cache; without it, joins read the store until it has seen messages. */
+  async #primeHistory(): Promise<void> {
+    try {
+      this.#history.prime(await this.#parts.store.history(this.#config.historyReplay));
+    } catch (error) {
+      this.#history.primeFailed();
+      this.#logger.warn("history cache not primed", { error: (error as Error).message });
+    }
+  }
+
   async #accept(): Promise<void> {
     try {
       for await (const conn of this.#listener ?? []) {
@@ -247,6 +266,7 @@ export class ChatServer {
       ...this.#parts,
       desk: this.#desk,
       hub: this.#hub,
+      history: this.#history,
       roster: this.#roster,
       scheduler: this.#scheduler,
       origin: `${this.#replica}/${++this.#connections}`,

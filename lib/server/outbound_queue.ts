@@ -1,22 +1,30 @@
 /**
  * Each connection's bounded outbound queue and its writer, plus the one
- * flush timer all connections share.
+ * flush scheduler all connections share.
  *
- * Lines are queued as bytes (usually shared with every other recipient). The
- * writer sends everything queued as one write, and whatever piles up while a
- * write is in flight goes out as the next single write: a fast reader gets
- * one write per burst instead of one per line. Starting writes from one short
- * shared timer, instead of at once, batches the output of all connections
- * (each write costs a syscall). The queue counts the bytes it holds, in flight
- * included, and decides when its reader is too slow: past the hard limit
- * {@linkcode OutboundQueue.push} refuses, and a backlog over the soft limit
- * for longer than allowed (like Redis's soft output limit) counts too. It
- * reports "too slow" once; what happens to the connection then is the
- * caller's business.
+ * Lines are queued as bytes (usually shared with every other recipient). A
+ * queue writes everything it holds as one write, and only when the shared
+ * scheduler says so: whatever piles up while a write is in flight waits for
+ * the next flush too, so a connection is written at most once per flush
+ * however many lines it receives. Each write costs a runtime op and a
+ * syscall, and their number per second is what limits a busy server, so the
+ * scheduler spaces flushes by the writes they start (see
+ * {@linkcode paidUntil}): idle, a flush starts at the end of the current
+ * turn; a thousand busy connections are flushed every ~40 ms. Output the
+ * reader asked for and waits on ({@linkcode OutboundQueue.drain},
+ * {@linkcode OutboundQueue.send}) is written without waiting for a flush.
+ *
+ * The queue counts the bytes it holds, in flight included, and decides when
+ * its reader is too slow: past the hard limit {@linkcode OutboundQueue.push}
+ * refuses, and a backlog over the soft limit for longer than allowed (like
+ * Redis's soft output limit) counts too. It reports "too slow" once; what
+ * happens to the connection then is the caller's business. An idle queue
+ * holds no timer and no pending promise.
  *
  * @module
  */
 
+import { clearImmediate, setImmediate } from "node:timers";
 import { concat } from "../util/bytes.ts";
 import { EXPIRED, within } from "../util/deadline.ts";
 
@@ -25,33 +33,85 @@ export interface ByteSink {
   write(bytes: Uint8Array): Promise<number>;
 }
 
-/** Starts the writes of every queue that has output, on one shared timer. */
+/** Options for {@linkcode FlushScheduler}. */
+export interface FlushSchedulerOptions {
+  /** Writes per second the flushes are spaced to stay under; defaults to 25,000. */
+  writesPerSecond?: number;
+  /** Longest a flush is put off, in milliseconds; defaults to 50. */
+  maxDelayMs?: number;
+  /** The clock, in milliseconds; defaults to `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * Where the write budget stands after a flush of `writes` writes at `now`
+ * (milliseconds): each write costs `1000 / writesPerSecond` ms of budget,
+ * counted from `budgetAt` (when the writes already started are paid for) or
+ * from now if that is past. The next flush waits until the result, so that
+ * over any stretch of time no more than `writesPerSecond` writes start,
+ * whether they came in few big flushes or many small ones.
+ *
+ * @example
+ * ```ts
+ * paidUntil(0, 100, 1000, 50_000); // 120: 1,000 writes are paid for 20 ms later
+ * paidUntil(120, 105, 3, 50_000); // 120.06
+ * paidUntil(120, 500, 3, 50_000); // 500.06: at light load the next flush may start at once
+ * ```
+ */
+export function paidUntil(
+  budgetAt: number,
+  now: number,
+  writes: number,
+  writesPerSecond: number,
+): number {
+  return Math.max(budgetAt, now) + writes * 1000 / writesPerSecond;
+}
+
+/** Starts the writes of every queue that has output, spacing flushes by their cost. */
 export class FlushScheduler {
-  readonly #delayMs: number;
+  readonly #writesPerSecond: number;
+  readonly #maxDelayMs: number;
+  readonly #now: () => number;
   #dirty = new Set<OutboundQueue>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #immediate: ReturnType<typeof setImmediate> | undefined;
+  /** When the writes started so far are paid for (see {@linkcode paidUntil}). */
+  #budgetAt = -Infinity;
 
-  /** @param delayMs How long output may wait to be batched. */
-  constructor(delayMs = 2) {
-    this.#delayMs = delayMs;
+  constructor(options: FlushSchedulerOptions = {}) {
+    this.#writesPerSecond = options.writesPerSecond ?? 25_000;
+    this.#maxDelayMs = options.maxDelayMs ?? 50;
+    this.#now = options.now ?? (() => performance.now());
   }
 
-  /** Asks for `queue` to be written at the next tick of the timer. */
+  /** How long from now until the next flush may start, in milliseconds. */
+  get delayMs(): number {
+    return Math.min(this.#maxDelayMs, Math.max(0, this.#budgetAt - this.#now()));
+  }
+
+  /** Asks for `queue` to be written at the next flush. */
   schedule(queue: OutboundQueue): void {
     this.#dirty.add(queue);
-    this.#timer ??= setTimeout(() => this.#run(), this.#delayMs);
+    if (this.#timer !== undefined || this.#immediate !== undefined) return;
+    const delay = this.delayMs;
+    // A timer cannot fire sooner than about a millisecond; the end of this turn can.
+    if (delay < 1) this.#immediate = setImmediate(() => this.#run());
+    else this.#timer = setTimeout(() => this.#run(), delay);
   }
 
   /** Writes everything scheduled now and stops the timer. */
   flushNow(): void {
-    clearTimeout(this.#timer);
     this.#run();
   }
 
   #run(): void {
+    clearTimeout(this.#timer);
+    clearImmediate(this.#immediate);
     this.#timer = undefined;
+    this.#immediate = undefined;
     const dirty = this.#dirty;
     this.#dirty = new Set();
+    this.#budgetAt = paidUntil(this.#budgetAt, this.#now(), dirty.size, this.#writesPerSecond);
     for (const queue of dirty) queue.startWriting();
   }
 }
@@ -83,6 +143,8 @@ export class OutboundQueue {
   #bytes = 0;
   #writing = false;
   #written: Promise<void> = Promise.resolve();
+  /** How many callers wait for everything to be written: the writer then does not wait for flushes. */
+  #draining = 0;
   #closed = false;
   /** Since when more than the soft limit has been held (performance.now()). */
   #overSoftSince: number | null = null;
@@ -139,12 +201,17 @@ export class OutboundQueue {
     if (this.#closed) return false;
     this.startWriting();
     if (!this.#writing) return true;
+    this.#draining++;
     const done = (async () => {
       while (this.#writing) await this.#written;
       return !this.#closed;
     })();
-    const result = await within(done, timeoutMs, signal);
-    return result !== EXPIRED && result;
+    try {
+      const result = await within(done, timeoutMs, signal);
+      return result !== EXPIRED && result;
+    } finally {
+      this.#draining--;
+    }
   }
 
   /** Starts the writer if there is output and none is running. */
@@ -194,7 +261,7 @@ export class OutboundQueue {
 
   async #writeLoop(): Promise<void> {
     try {
-      while (this.#chunks.length > 0 && !this.#closed) {
+      do {
         const batch = concat(this.#chunks);
         this.#chunks = [];
         let written = 0;
@@ -202,7 +269,7 @@ export class OutboundQueue {
           written += await this.#sink.write(batch.subarray(written));
         }
         if (!this.#closed) this.#bytes -= batch.length;
-      }
+      } while (this.#draining > 0 && this.#chunks.length > 0 && !this.#closed);
     } catch (error) {
       this.close();
       this.#options.onError?.(error as Error);
@@ -210,6 +277,8 @@ export class OutboundQueue {
       // No await between the last emptiness check and here, so a push can
       // never find the writer "busy" after it has decided to stop.
       this.#writing = false;
+      // What arrived during the write goes out with the next flush.
+      if (this.#chunks.length > 0 && !this.#closed) this.#options.scheduler.schedule(this);
     }
   }
 }

@@ -15,6 +15,7 @@
  * @module
  */
 
+import type { Dialect } from "../protocol/dialect.ts";
 import type { HistoryEntry } from "../protocol/model.ts";
 import type { HistorySnapshot } from "../store/store.ts";
 import { randomId } from "../util/random_id.ts";
@@ -101,4 +102,39 @@ export function planReplay(identity: Identity, snapshot: HistorySnapshot, replay
     return { entries, outcome: "reset_by_epoch" };
   }
   return { entries: snapshot.entries, since, outcome: "resumed" };
+}
+
+/** Most bytes of history lines written at once: big writes, bounded memory. */
+const HISTORY_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The history a join is sent, in `dialect`: a `history_reset` notice when
+ * the resume crossed a lost history, the lines in chunks of about
+ * {@linkcode HISTORY_CHUNK_BYTES}, the last one ending with the history's end
+ * (with the epoch and resume `token` for a resumable client); and the resume
+ * outcome to count.
+ */
+export function replayText(
+  dialect: Dialect,
+  snapshot: HistorySnapshot,
+  identity: Identity,
+  replayLimit: number,
+  token?: string,
+): { chunks: string[]; outcome?: Replay["outcome"] } {
+  const { entries, since, outcome } = planReplay(identity, snapshot, replayLimit);
+  const chunks: string[] = [];
+  let piece = outcome === "reset_by_epoch"
+    ? `${dialect.notice("history_reset", HISTORY_RESET_TEXT)}\n`
+    : "";
+  for (const entry of entries) {
+    if (since !== undefined && (entry.type !== "message" || entry.id <= since)) continue;
+    piece += `${dialect.history(entry)}\n`;
+    if (piece.length >= HISTORY_CHUNK_BYTES) {
+      chunks.push(piece);
+      piece = "";
+    }
+  }
+  const resume = identity.resumable ? { epoch: snapshot.epoch, token } : undefined;
+  chunks.push(`${piece}${dialect.historyEnd(snapshot.lastId, resume)}\n`);
+  return { chunks, outcome };
 }

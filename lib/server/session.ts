@@ -18,10 +18,12 @@
  */
 
 import type { AccountDesk, Asker } from "./account_desk.ts";
+import { AppendPipeline } from "./append_pipeline.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame } from "./frame.ts";
 import { handshake, type Identity } from "./handshake.ts";
-import { claimName, HISTORY_RESET_TEXT, planReplay } from "./resume.ts";
+import type { CachedHistory, HistoryCache } from "./history_cache.ts";
+import { claimName, replayText } from "./resume.ts";
 import type { Hub, Member } from "./hub.ts";
 import { type Line, readLines } from "../util/line_reader.ts";
 import type { Logger } from "../ops/log.ts";
@@ -39,6 +41,8 @@ import { EXPIRED, within } from "../util/deadline.ts";
 /** What a session needs from the server. */
 export interface SessionOptions {
   hub: Hub;
+  /** The newest history, ready to send; joins it does not cover read `store`. */
+  history: HistoryCache;
   store: Store;
   roster: Roster;
   /** Passwords and account requests; a registered name must pass `sign_in.ts` before its claim. */
@@ -76,8 +80,8 @@ const LINGER_MS = 2_000;
 /** How long one piece of output the client asked for may take to be read. */
 const WRITE_TIMEOUT_MS = 30_000;
 
-/** History is written in pieces of about this size. */
-const HISTORY_CHUNK_BYTES = 64 * 1024;
+/** Most of one client's messages being stored at once (see `append_pipeline.ts`). */
+const APPENDS_IN_FLIGHT = 64;
 
 const encoder = new TextEncoder();
 
@@ -100,6 +104,7 @@ export class Session {
   /** The name from the handshake, for the log. */
   #user: string | undefined;
   #joined = false;
+  readonly #appends = new AppendPipeline(APPENDS_IN_FLIGHT);
 
   constructor(conn: ChatConn, options: SessionOptions) {
     this.#conn = conn;
@@ -139,12 +144,14 @@ export class Session {
     } catch (error) {
       ended = endFor(error as Error);
     }
+    // Messages already read are stored (or reported not sent) before the end.
+    await this.#appends.settled();
     this.end(ended);
     await this.#finish(this.#endReason!);
   }
 
   async #serve(lines: AsyncGenerator<Line>): Promise<SessionEnd> {
-    const { hub, store, roster, logger, origin } = this.#options;
+    const { hub, history, store, roster, logger, origin } = this.#options;
     const { signal } = this.#stopping;
     const greeted = await handshake(lines, { ...this.#limits, signal });
     if (!("identity" in greeted)) {
@@ -174,14 +181,23 @@ export class Session {
       this.#options.metrics.resumes.name_taken_back.inc();
       logger.info("name taken back", { remote: this.#remote, user });
     }
+    // A resume gets every stored message it missed, not only the replay window.
+    const limit = identity.since === undefined
+      ? this.#limits.historyReplay
+      : this.#limits.historyLimit;
+    let cached: CachedHistory | null = null;
     await hub.join(
       this.#member,
-      // A resume gets every stored message it missed, not only the replay window.
-      () =>
-        store.history(
-          identity.since === undefined ? this.#limits.historyReplay : this.#limits.historyLimit,
-        ),
-      (snapshot) => this.#sendHistory(snapshot, identity, claim.token),
+      () => {
+        // Read while the hub buffers for this member: nothing is missed in between. The cache
+        // answers joins that need no resume point (text mode); the others read the store.
+        cached = identity.resumable ? null : history.read(this.#dialect, limit);
+        return cached
+          ? Promise.resolve({ entries: [], lastId: cached.lastId, epoch: "" })
+          : store.history(limit);
+      },
+      (snapshot) =>
+        cached ? this.#sendBytes(cached.bytes) : this.#sendHistory(snapshot, identity, claim.token),
     );
     this.#joined = true;
     logger.info("joined", { remote: this.#remote, user });
@@ -227,31 +243,16 @@ export class Session {
     }
   }
 
+  /** Writes output the client asked for, failing if it is not read in time. */
+  async #sendBytes(bytes: Uint8Array): Promise<void> {
+    const sent = await this.#outbound.send(bytes, WRITE_TIMEOUT_MS, this.#stopping.signal);
+    if (!sent) throw new SlowClientError(`history not read within ${WRITE_TIMEOUT_MS / 1000} s`);
+  }
+
   async #sendHistory(snapshot: HistorySnapshot, identity: Identity, token?: string): Promise<void> {
-    const send = async (text: string) => {
-      const sent = await this.#outbound.send(
-        encoder.encode(text),
-        WRITE_TIMEOUT_MS,
-        this.#stopping.signal,
-      );
-      if (!sent) throw new SlowClientError(`history not read within ${WRITE_TIMEOUT_MS / 1000} s`);
-    };
-    const dialect = this.#dialect;
-    const { entries, since, outcome } = planReplay(identity, snapshot, this.#limits.historyReplay);
-    if (outcome) this.#options.metrics.resumes[outcome].inc();
-    let piece = outcome === "reset_by_epoch"
-      ? `${dialect.notice("history_reset", HISTORY_RESET_TEXT)}\n`
-      : "";
-    for (const entry of entries) {
-      if (since !== undefined && (entry.type !== "message" || entry.id <= since)) continue;
-      piece += `${dialect.history(entry)}\n`;
-      if (piece.length >= HISTORY_CHUNK_BYTES) {
-        await send(piece);
-        piece = "";
-      }
-    }
-    const resume = identity.resumable ? { epoch: snapshot.epoch, token } : undefined;
-    await send(`${piece}${dialect.historyEnd(snapshot.lastId, resume)}\n`);
+    const replay = replayText(this.#dialect, snapshot, identity, this.#limits.historyReplay, token);
+    if (replay.outcome) this.#options.metrics.resumes[replay.outcome].inc();
+    for (const chunk of replay.chunks) await this.#sendBytes(encoder.encode(chunk));
   }
 
   /** Handles one line from a joined client. Returns why the session ends, if it does. */
@@ -326,9 +327,15 @@ export class Session {
     }
   }
 
+  /** Starts storing a message; returns once the next line may be read. */
   async #send(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
+    this.#options.metrics.messagesReceived.inc();
+    await this.#appends.add(() => this.#append(request, user));
+  }
+
+  /** Stores one message; on failure the client hears it was not sent. Never rejects. */
+  async #append(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
     const { metrics } = this.#options;
-    metrics.messagesReceived.inc();
     const started = performance.now();
     try {
       await this.#options.store.append({

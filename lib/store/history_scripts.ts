@@ -13,25 +13,39 @@ import { NEXT_ID } from "./redis_epoch.ts";
 
 /**
  * KEYS: list, counter, epoch, and outside a Cluster the old counter. ARGV:
- * the entry's fields as JSON without the opening brace, channel, retention,
- * origin as a JSON string, the highest id the calling replica delivered,
- * PUBLISH or SPUBLISH.
+ * channel, retention, the highest id the calling replica delivered, PUBLISH
+ * or SPUBLISH, then for each message its fields as JSON without the opening
+ * brace and its origin as a JSON string. Appends the batch under consecutive
+ * ids and publishes it as one payload, its events one per line (a batch of
+ * one is exactly the single event). Returns the first id.
  */
 export const APPEND: string = NEXT_ID + `
-local id = next_id(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[5]))
+local count = (#ARGV - 4) / 2
+local first = next_id(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[3]))
+if count > 1 then redis.call('INCRBY', KEYS[2], count - 1) end
 if KEYS[4] then
   -- Older replicas still count in the old key during a rolling update.
   local old = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if old >= id then
-    id = old + 1
-    redis.call('SET', KEYS[2], id)
+  if old >= first then
+    first = old + 1
+    redis.call('SET', KEYS[2], first + count - 1)
   end
-  if old > 0 then redis.call('SET', KEYS[4], id) end
+  if old > 0 then redis.call('SET', KEYS[4], first + count - 1) end
 end
-redis.call('RPUSH', KEYS[1], '{"id":' .. id .. ',' .. ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call(ARGV[6], ARGV[2], '{"type":"message","origin":' .. ARGV[4] .. ',"id":' .. id .. ',' .. ARGV[1])
-return id
+local entries, events = {}, {}
+for i = 1, count do
+  local id = first + i - 1
+  local fields = ARGV[3 + 2 * i]
+  entries[i] = '{"id":' .. id .. ',' .. fields
+  events[i] = '{"type":"message","origin":' .. ARGV[4 + 2 * i] .. ',"id":' .. id .. ',' .. fields
+end
+-- RPUSH in pieces: unpack() is bounded by the Lua stack.
+for i = 1, count, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(entries, i, math.min(i + 999, count)))
+end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call(ARGV[4], ARGV[1], table.concat(events, '\\n'))
+return first
 `;
 
 /**

@@ -9,8 +9,9 @@
  * (`redis_epoch.ts`). The Pub/Sub
  * channel is `K:events` (PUBLISH, as older replicas use), or `{K}:events`
  * with sharded Pub/Sub (SPUBLISH) in a Cluster. One Lua script assigns the
- * id, appends, trims and publishes, so list order, id order and publish order
- * are the same. Entries that are not this service's JSON (the old service's
+ * ids, appends, trims and publishes, so list order, id order and publish order
+ * are the same. Appends are group-committed (`append_batcher.ts`): a batch is
+ * one script call and one Pub/Sub payload with one event per line. Entries that are not this service's JSON (the old service's
  * `[user]: text` strings) are replayed as they are.
  *
  * The counter used to be `K:seq`. At start it is merged into `{K}:seq` and
@@ -28,6 +29,7 @@
  */
 
 import { RedisCalls, type RedisConfig, RedisLink } from "./redis_connection.ts";
+import { AppendBatcher } from "./append_batcher.ts";
 import type { LogFields, Logger } from "../ops/log.ts";
 import { sleep } from "../util/deadline.ts";
 import { APPEND, HISTORY, MIGRATE, RAISE, SINCE } from "./history_scripts.ts";
@@ -69,6 +71,7 @@ export class RedisStore implements Store {
   readonly #options: RedisStoreOptions;
   readonly #keys: { list: string; seq: string; oldSeq: string; epoch: string; channel: string };
   readonly #calls: RedisCalls;
+  readonly #batcher = new AppendBatcher((batch) => this.#commit(batch));
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
   #catchingUp = false;
@@ -138,27 +141,34 @@ export class RedisStore implements Store {
     return this.#commands.ready && this.#subscriber.ready;
   }
 
-  async append(message: NewMessage): Promise<ChatMessage> {
-    const stored: Omit<ChatMessage, "id"> = {
-      user: message.user,
-      text: message.text,
-      ts: message.ts,
-    };
-    if (message.ref !== undefined) stored.ref = message.ref;
-    const fields = JSON.stringify(stored);
-    const keys = [this.#keys.list, this.#keys.seq, this.#keys.epoch];
-    if (!this.#commands.cluster) keys.push(this.#keys.oldSeq);
-    const reply = await this.#calls.script(APPEND, keys, [
-      fields.slice(1),
+  append(message: NewMessage): Promise<ChatMessage> {
+    return this.#batcher.append(message);
+  }
+
+  /** Stores `batch` with one script call; see {@linkcode AppendBatcher}. */
+  async #commit(batch: readonly NewMessage[]): Promise<ChatMessage[]> {
+    const stored: Omit<ChatMessage, "id">[] = [];
+    const args = [
       this.#keys.channel,
       String(this.#options.historyLimit),
-      JSON.stringify(message.origin),
       String(this.#lastId),
       this.#commands.cluster ? "SPUBLISH" : "PUBLISH",
-    ]);
-    const id = Number(reply);
-    await this.#awaitReplicas(id);
-    return { id, ...stored };
+    ];
+    for (const message of batch) {
+      const fields: Omit<ChatMessage, "id"> = {
+        user: message.user,
+        text: message.text,
+        ts: message.ts,
+      };
+      if (message.ref !== undefined) fields.ref = message.ref;
+      stored.push(fields);
+      args.push(JSON.stringify(fields).slice(1), JSON.stringify(message.origin));
+    }
+    const keys = [this.#keys.list, this.#keys.seq, this.#keys.epoch];
+    if (!this.#commands.cluster) keys.push(this.#keys.oldSeq);
+    const first = Number(await this.#calls.script(APPEND, keys, args));
+    await this.#awaitReplicas(first + batch.length - 1);
+    return stored.map((fields, index) => ({ id: first + index, ...fields }));
   }
 
   async publish(notice: Notice): Promise<void> {
@@ -264,7 +274,13 @@ export class RedisStore implements Store {
     }
   }
 
-  #receive(raw: string): void {
+  /** One Pub/Sub payload: an event, or a batch of them one per line (JSON holds no raw line break). */
+  #receive(payload: string): void {
+    if (!payload.includes("\n")) return this.#receiveOne(payload);
+    for (const raw of payload.split("\n")) this.#receiveOne(raw);
+  }
+
+  #receiveOne(raw: string): void {
     const event = parseEvent(raw);
     if (!event) {
       // The event itself may carry message text, so it is not logged.

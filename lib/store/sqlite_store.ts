@@ -4,11 +4,13 @@
  *
  * Same ids and semantics as the Redis store, for one replica only: a second
  * process on the same file would not see the first one's messages live.
+ * Appends are group-committed (`append_batcher.ts`): one transaction per batch.
  *
  * @module
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { AppendBatcher } from "./append_batcher.ts";
 import {
   type HistorySnapshot,
   type Store,
@@ -49,6 +51,7 @@ export class SqliteStore implements Store {
   readonly #epoch: string;
   readonly #historyLimit: number;
   readonly #metrics: StoreMetrics | undefined;
+  readonly #batcher = new AppendBatcher((batch) => this.#commit(batch));
   #listener: ((event: ChatEvent) => void) | null = null;
 
   private constructor(db: DatabaseSync, path: string, options: SqliteStoreOptions) {
@@ -102,21 +105,40 @@ export class SqliteStore implements Store {
   }
 
   append(message: NewMessage): Promise<ChatMessage> {
-    let id: number;
+    return this.#batcher.append(message);
+  }
+
+  /**
+   * Stores `batch` in one transaction (one commit, not one per message),
+   * then delivers it in id order; see {@linkcode AppendBatcher}.
+   */
+  #commit(batch: readonly NewMessage[]): Promise<ChatMessage[]> {
+    const stored: ChatMessage[] = [];
     try {
-      id = Number(
-        this.#insert.run(message.user, message.text, message.ts, message.ref ?? null)
-          .lastInsertRowid,
-      );
-      if (id > this.#historyLimit) this.#trim.run(id - this.#historyLimit);
+      this.#db.exec("BEGIN");
+      try {
+        for (const message of batch) {
+          const id = Number(
+            this.#insert.run(message.user, message.text, message.ts, message.ref ?? null)
+              .lastInsertRowid,
+          );
+          const entry: ChatMessage = { id, user: message.user, text: message.text, ts: message.ts };
+          if (message.ref !== undefined) entry.ref = message.ref;
+          stored.push(entry);
+        }
+        const last = stored[stored.length - 1].id;
+        if (last > this.#historyLimit) this.#trim.run(last - this.#historyLimit);
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        throw error;
+      }
     } catch (error) {
-      return Promise.reject(
-        this.#unavailable(error),
-      );
+      return Promise.reject(this.#unavailable(error));
     }
-    const stored: ChatMessage = { id, user: message.user, text: message.text, ts: message.ts };
-    if (message.ref !== undefined) stored.ref = message.ref;
-    this.#listener?.({ type: "message", origin: message.origin, ...stored });
+    for (const [index, message] of batch.entries()) {
+      this.#listener?.({ type: "message", origin: message.origin, ...stored[index] });
+    }
     return Promise.resolve(stored);
   }
 
