@@ -131,7 +131,8 @@ export async function startWebListener(options: WebListenerOptions): Promise<Web
     ? await TlsTerminator.open({
       hostname: options.hostname,
       port: options.port,
-      ...tls,
+      certFile: tls.certFile,
+      keyFile: tls.keyFile,
       targetPort: listening.then((addr) => addr.port),
       logger,
     })

@@ -31,7 +31,7 @@ import {
 import { makeCertificates } from "../helpers/certs.ts";
 import { TextClient } from "../helpers/client.ts";
 import { poll } from "../helpers/poll.ts";
-import { RedisServer } from "../helpers/redis.ts";
+import { freePort, RedisServer } from "../helpers/redis.ts";
 import { ServerProcess } from "../helpers/server.ts";
 
 await bundlePage();
@@ -69,7 +69,8 @@ async function spkiHash(keyFile: string): Promise<string> {
 Deno.test("over https the page loads, its wss:// socket chats with a TCP user, and SIGHUP swaps the certificate without closing it", async () => {
   await using certs = await makeCertificates();
   await using server = await ServerProcess.start({
-    env: { TLS_CERT: certs.certFile, TLS_KEY: certs.keyFile, TLS_PORT: "0" },
+    // A TLS port of its own: the web port must not try to take it.
+    env: { TLS_CERT: certs.certFile, TLS_KEY: certs.keyFile, TLS_PORT: String(await freePort()) },
   });
   const port = await webPort(server);
   const trusted = `--ignore-certificate-errors-spki-list=${await spkiHash(certs.keyFile)}`;
