@@ -2,7 +2,7 @@
  * Entry point of the chat server: configuration, the HTTP port (health,
  * readiness, metrics), the store and its accounts, the chat listeners, then
  * a graceful shutdown on SIGTERM or SIGINT. SIGHUP re-reads the TLS
- * certificate.
+ * certificate (for the chat's TLS port and the web port).
  *
  * Run with `deno task server`; `--help` lists the settings.
  * `chat-server healthcheck` asks a running server's `/healthz` and exits 0
@@ -162,6 +162,7 @@ async function main(): Promise<number> {
       port: config.webPort,
       allowedOrigins: config.allowedOrigins,
       maxLineBytes: config.maxLineBytes,
+      tls: config.tls,
       admit: (conn) => running.admit(conn),
       logger,
     });
@@ -179,7 +180,8 @@ async function main(): Promise<number> {
     void web.shutdown();
     void running.shutdown();
   };
-  const reload = () => void running.reloadTls();
+  // One certificate for the chat's TLS port and the web port.
+  const reload = () => void Promise.all([running.reloadTls(), web.reloadTls()]);
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGHUP", reload);

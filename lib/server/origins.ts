@@ -35,10 +35,17 @@ export function parseOrigins(list: string, invalid: (problem: string) => Error):
 
 /**
  * Whether `request` may be upgraded: no `Origin`, an `Origin` naming the
- * host the request was sent to (the page's own, over http or https, since a
- * proxy may terminate TLS), or one of `allowed`.
+ * host the request was sent to (the page's own), or one of `allowed`.
+ *
+ * @param scheme The page's own scheme, `"https:"` when this server serves
+ *   TLS itself. Without it the own origin may be http or https, since a
+ *   proxy in front may terminate TLS.
  */
-export function originAllowed(request: Request, allowed: readonly string[]): boolean {
+export function originAllowed(
+  request: Request,
+  allowed: readonly string[],
+  scheme?: "http:" | "https:",
+): boolean {
   const origin = request.headers.get("origin");
   if (origin === null) return true;
   if (allowed.includes(origin)) return true;
@@ -49,6 +56,8 @@ export function originAllowed(request: Request, allowed: readonly string[]): boo
     return false;
   }
   const host = request.headers.get("host");
-  return (url.protocol === "http:" || url.protocol === "https:") && host !== null &&
-    url.host === host.toLowerCase();
+  const schemeFits = scheme === undefined
+    ? url.protocol === "http:" || url.protocol === "https:"
+    : url.protocol === scheme;
+  return schemeFits && host !== null && url.host === host.toLowerCase();
 }

@@ -1,6 +1,7 @@
 /**
  * The TLS chat listener: accepts TLS connections with the certificate read
- * from PEM files and hands each to a callback (the server's `admit`), and
+ * from PEM files and hands each to a callback (the chat server's `admit`, or
+ * the web port's relay in `tls_terminator.ts`), and
  * takes a new certificate without dropping anyone.
  *
  * Deno cannot change a listening socket's certificate, and `SO_REUSEPORT`
@@ -23,7 +24,6 @@
  */
 
 import type { Logger } from "../ops/log.ts";
-import type { ChatConn } from "./chat_conn.ts";
 import { sleep } from "../util/deadline.ts";
 
 /** How often, and how far apart, a reload tries to listen again while the old socket closes. */
@@ -39,7 +39,7 @@ export interface TlsListenerOptions {
   keyFile: string;
   logger: Logger;
   /** Called with each accepted connection. */
-  onConnection: (conn: ChatConn) => void;
+  onConnection: (conn: Deno.TlsConn) => void;
 }
 
 /** A TLS listener whose certificate can be replaced; see the module documentation. */

@@ -9,6 +9,12 @@
  * and dropped when they stop answering. Everything after the upgrade (limits,
  * handshake, session) is the chat server's, through `admit`.
  *
+ * With a certificate (`TLS_CERT`, `TLS_KEY`) the port speaks HTTPS only, so
+ * the page and its socket are `https://` and `wss://`: TLS is taken off in
+ * front (`tls_terminator.ts`, which can reload the certificate without
+ * dropping open WebSockets) and the HTTP server itself listens on loopback,
+ * where it answers only connections relayed from the front.
+ *
  * It does not serve health, readiness or metrics: those stay on the
  * operations port, so they are never exposed where the page is.
  *
@@ -18,6 +24,7 @@
 import type { ChatConn } from "./chat_conn.ts";
 import type { Logger } from "../ops/log.ts";
 import { originAllowed } from "./origins.ts";
+import { TlsTerminator } from "./tls_terminator.ts";
 import { WebSocketConn } from "./websocket_conn.ts";
 
 /** Options for {@linkcode startWebListener}. */
@@ -30,6 +37,8 @@ export interface WebListenerOptions {
   allowedOrigins: readonly string[];
   /** The session's line cap, which a frame may not exceed either. */
   maxLineBytes: number;
+  /** The certificate to serve HTTPS with; plain HTTP without one. */
+  tls?: { certFile: string; keyFile: string } | null;
   /** Runs a session for an upgraded socket (`ChatServer.admit`). */
   admit: (conn: ChatConn) => void;
   logger: Logger;
@@ -39,6 +48,14 @@ export interface WebListenerOptions {
 export interface WebListener {
   /** The port it listens on. */
   readonly port: number;
+  /** Whether it serves HTTPS. */
+  readonly tls: boolean;
+  /**
+   * Re-reads the certificate for new connections; open ones stay.
+   *
+   * @returns false (and logs why) when it could not be used, or when there is no TLS.
+   */
+  reloadTls(): Promise<boolean>;
   /** Stops accepting; resolves once the listener is closed. Safe to call again. */
   shutdown(): Promise<void>;
 }
@@ -94,6 +111,7 @@ async function loadPage(): Promise<Map<string, string> | null> {
  * ```ts
  * const web = await startWebListener({
  *   hostname: "0.0.0.0", port: 8000, allowedOrigins: [], maxLineBytes: 4096,
+ *   tls: { certFile: "/etc/chat/tls/tls.crt", keyFile: "/etc/chat/tls/tls.key" },
  *   admit: (conn) => server.admit(conn), logger,
  * });
  * // ... later
@@ -101,56 +119,83 @@ async function loadPage(): Promise<Map<string, string> | null> {
  * ```
  */
 export async function startWebListener(options: WebListenerOptions): Promise<WebListener> {
-  const { logger } = options;
+  const { logger, tls } = options;
   const page = await loadPage();
   if (page === null) {
     logger.warn("the browser page is not built; run `deno task bundle` to serve it");
   }
   let stopping: Promise<void> | null = null;
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: resolve,
-    onError: (error) => {
-      logger.error("web request failed", { reason: (error as Error).message });
-      return new Response("internal error", { status: 500 });
-    },
-  }, (request, info) => {
-    const url = new URL(request.url);
-    if (url.pathname === "/ws") {
-      if (stopping !== null) return new Response("shutting down", { status: 503 });
-      return upgrade(request, info.remoteAddr as Deno.NetAddr, options);
-    }
-    const asset = FILES[url.pathname];
-    if (!asset) return new Response("not found", { status: 404 });
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return new Response("method not allowed", { status: 405, headers: { allow: "GET, HEAD" } });
-    }
-    const body = page?.get(asset.file);
-    if (body === undefined) {
-      return new Response("the page is not built; run `deno task bundle`", { status: 503 });
-    }
-    return new Response(request.method === "HEAD" ? null : body, {
-      headers: { ...SECURITY_HEADERS, "content-type": asset.type },
-    });
-  });
-  const addr = await listening;
-  logger.info("web listening", { host: addr.hostname, port: addr.port });
+  // The public port first: the loopback server's free port cannot then be it.
+  const terminator = tls
+    ? await TlsTerminator.open({
+      hostname: options.hostname,
+      port: options.port,
+      certFile: tls.certFile,
+      keyFile: tls.keyFile,
+      targetPort: listening.then((addr) => addr.port),
+      logger,
+    })
+    : null;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = serve();
+  } catch (error) {
+    await terminator?.close();
+    throw error;
+  }
+  const inner = await listening;
+  const port = terminator?.port ?? inner.port;
+  logger.info("web listening", { host: options.hostname, port, tls: tls ? true : undefined });
   return {
-    port: addr.port,
+    port,
+    tls: terminator !== null,
+    reloadTls: () => terminator?.reload() ?? Promise.resolve(false),
     shutdown() {
-      stopping ??= server.shutdown();
+      stopping ??= Promise.all([terminator?.close(), server.shutdown()]).then(() => {});
       return stopping;
     },
   };
+
+  function serve(): Deno.HttpServer<Deno.NetAddr> {
+    return Deno.serve({
+      // Behind TLS only the relay in front may reach it.
+      hostname: tls ? "127.0.0.1" : options.hostname,
+      port: tls ? 0 : options.port,
+      onListen: resolve,
+      onError: (error) => {
+        logger.error("web request failed", { reason: (error as Error).message });
+        return new Response("internal error", { status: 500 });
+      },
+    }, (request, info) => {
+      const remote = tls ? terminator?.peerOf(info.remoteAddr) : info.remoteAddr;
+      if (remote === undefined) return new Response("use https", { status: 421 });
+      const url = new URL(request.url);
+      if (url.pathname === "/ws") {
+        if (stopping !== null) return new Response("shutting down", { status: 503 });
+        return upgrade(request, remote, options);
+      }
+      const asset = FILES[url.pathname];
+      if (!asset) return new Response("not found", { status: 404 });
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return new Response("method not allowed", { status: 405, headers: { allow: "GET, HEAD" } });
+      }
+      const body = page?.get(asset.file);
+      if (body === undefined) {
+        return new Response("the page is not built; run `deno task bundle`", { status: 503 });
+      }
+      return new Response(request.method === "HEAD" ? null : body, {
+        headers: { ...SECURITY_HEADERS, "content-type": asset.type },
+      });
+    });
+  }
 }
 
 function upgrade(request: Request, remote: Deno.NetAddr, options: WebListenerOptions): Response {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return new Response("expected a WebSocket upgrade", { status: 426 });
   }
-  if (!originAllowed(request, options.allowedOrigins)) {
+  if (!originAllowed(request, options.allowedOrigins, options.tls ? "https:" : undefined)) {
     options.logger.warn("web socket refused", {
       remote: remote.hostname,
       origin: request.headers.get("origin") ?? undefined,

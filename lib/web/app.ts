@@ -6,14 +6,18 @@
  * bundled by `deno task bundle`.
  *
  * Every text from the network is put into the page with `textContent`,
- * never as markup. The tab's `sessionStorage` keeps the name, the newest
- * message id and the messages shown, so that a reload shows them again and
- * resumes after them with `since`.
+ * never as markup. The tab's `sessionStorage` keeps the name, the resume
+ * point (newest message id, the history's epoch, the resume token) and the
+ * messages shown, so that a reload shows them again and resumes after them.
+ *
+ * A registered name's password is typed into the join form and kept only in
+ * the link's memory, to be sent again on reconnecting; it is never stored,
+ * so after a reload the page asks for it again (and then resumes).
  *
  * @module
  */
 
-import { ChatLink, type LinkState } from "./chat_link.ts";
+import { ChatLink, type LinkState, type ResumePoint } from "./chat_link.ts";
 import type { ServerMessage } from "../protocol/server_events.ts";
 import { MessageLog, PresenceList } from "./view.ts";
 
@@ -21,11 +25,16 @@ import { MessageLog, PresenceList } from "./view.ts";
 const KEPT = 200;
 const STORAGE_KEY = "chat.session";
 
-interface Saved {
+interface Saved extends ResumePoint {
   user: string;
-  lastId: number;
   messages: ServerMessage[];
 }
+
+/** What the join form says after a refusal about the password; other refusals show the server's text. */
+const AUTH_PROMPTS: Readonly<Record<string, string>> = {
+  auth_required: "This name is registered: enter its password to join.",
+  auth_failed: "Wrong password for this name; try again.",
+};
 
 function element<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
@@ -34,7 +43,10 @@ function element<T extends HTMLElement>(id: string): T {
 function load(): Saved | null {
   try {
     const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? "null");
-    if (typeof saved?.user === "string" && Number.isSafeInteger(saved.lastId)) return saved;
+    if (
+      typeof saved?.user === "string" && Number.isSafeInteger(saved.lastId) &&
+      Array.isArray(saved.messages)
+    ) return saved;
   } catch {
     // Unreadable: start over.
   }
@@ -43,6 +55,7 @@ function load(): Saved | null {
 
 const joinForm = element<HTMLFormElement>("join");
 const nameInput = element<HTMLInputElement>("name");
+const passwordInput = element<HTMLInputElement>("password");
 const joinError = element<HTMLParagraphElement>("join-error");
 const room = element<HTMLElement>("room");
 const stateLine = element<HTMLParagraphElement>("state");
@@ -66,18 +79,21 @@ function showState(state: LinkState): void {
   composeForm.setAttribute("aria-disabled", String(state.kind !== "online"));
 }
 
-function enter(saved: Saved): void {
+/** Shows the room and connects as `saved.user`, resuming after `saved`'s messages. */
+function enter(saved: Saved, password: string | undefined): void {
   joinForm.hidden = true;
   room.hidden = false;
+  log.clear();
+  online.set([]);
   const messages = [...saved.messages];
   for (const message of messages) log.message(message, saved.user, false);
-  const save = () =>
-    sessionStorage.setItem(
-      STORAGE_KEY,
-      JSON.stringify({ user: saved.user, lastId: link.lastId, messages: messages.slice(-KEPT) }),
-    );
+  const save = () => {
+    const point: Saved = { user: saved.user, ...link.resume, messages: messages.slice(-KEPT) };
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(point));
+  };
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-  const link = new ChatLink(url, saved.user, saved.lastId, {
+  const { lastId, epoch, token } = saved;
+  const link = new ChatLink(url, saved.user, { lastId, epoch, token }, {
     message(message, live) {
       log.message(message, saved.user, live);
       messages.push(message);
@@ -96,18 +112,26 @@ function enter(saved: Saved): void {
       if (textInput.value === "") textInput.value = text;
     },
     notice: (text) => log.notice(text),
+    reset() {
+      messages.length = 0;
+      log.clear();
+      log.notice(
+        "History was reset on the server (it lost the messages shown before); showing it afresh.",
+        Date.now(),
+        true,
+      );
+      save();
+    },
     state(state) {
       showState(state);
-      if (state.kind === "online") online.add(saved.user);
-      if (state.kind === "stopped") {
-        sessionStorage.removeItem(STORAGE_KEY);
-        room.hidden = true;
-        joinForm.hidden = false;
-        joinError.textContent = state.reason;
-        nameInput.focus();
+      if (state.kind === "online") {
+        online.add(saved.user);
+        // A new resume token comes with every join.
+        save();
       }
+      if (state.kind === "stopped") leave(saved.user, state);
     },
-  });
+  }, password);
   save();
   composeForm.onsubmit = (event) => {
     event.preventDefault();
@@ -121,16 +145,36 @@ function enter(saved: Saved): void {
   textInput.focus();
 }
 
+/**
+ * Back to the join form after a refusal. A refused password keeps the tab's
+ * saved session, so that joining again with the password resumes it.
+ */
+function leave(user: string, state: Extract<LinkState, { kind: "stopped" }>): void {
+  room.hidden = true;
+  joinForm.hidden = false;
+  nameInput.value = user;
+  if (state.code.startsWith("auth_")) {
+    joinError.textContent = AUTH_PROMPTS[state.code] ?? state.reason;
+    passwordInput.focus();
+  } else {
+    sessionStorage.removeItem(STORAGE_KEY);
+    joinError.textContent = state.reason;
+    nameInput.focus();
+  }
+}
+
 joinForm.onsubmit = (event) => {
   event.preventDefault();
   const user = nameInput.value.trim();
   if (user === "") return;
+  // The field is emptied at once: the password lives on only in the link.
+  const password = passwordInput.value === "" ? undefined : passwordInput.value;
+  passwordInput.value = "";
   joinError.textContent = "";
-  log.clear();
-  online.set([]);
-  enter({ user, lastId: 0, messages: [] });
+  const saved = load();
+  enter(saved?.user === user ? saved : { user, lastId: 0, messages: [] }, password);
 };
 
 const saved = load();
-if (saved) enter(saved);
+if (saved) enter(saved, undefined);
 else nameInput.focus();

@@ -2,8 +2,11 @@
 /**
  * The page's connection to the chat: a WebSocket speaking the JSON protocol
  * (one event per frame), reconnected with backoff when it drops, resumed
- * with `since` so that no message is missed or shown twice, and the
- * messages sent matched to their receipts by `ref`.
+ * with `since`, the history's `epoch` and the session's resume `token` so
+ * that no message is missed or shown twice and the name is taken back at
+ * once even from a server that crashed, and the messages sent matched to
+ * their receipts by `ref`. A registered name's password rides in every
+ * hello; it is kept in memory only, by the caller.
  *
  * A message whose receipt had not come when the connection dropped is looked
  * for in the resumed history; it is sent again only if it is not there.
@@ -14,6 +17,7 @@
  */
 
 import { backoffDelay } from "../util/backoff.ts";
+import { isPermanentRefusal } from "../protocol/errors.ts";
 import {
   type ClientRequest,
   parseServerEvent,
@@ -28,6 +32,14 @@ export type LinkState =
   | { kind: "waiting"; seconds: number; reason: string }
   | { kind: "stopped"; reason: string; code: string };
 
+/** Where a link resumes: the newest message shown, its history's epoch, the last session's token. */
+export interface ResumePoint {
+  /** The id of the newest message shown (0 for none). */
+  lastId: number;
+  epoch?: string;
+  token?: string;
+}
+
 /** What the link reports to the page. */
 export interface LinkHandlers {
   /** A message to show; never one shown before (ids only grow). */
@@ -38,18 +50,25 @@ export interface LinkHandlers {
   refused(text: string, reason: string): void;
   /** A line for the notice area (old-service entries, non-fatal errors). */
   notice(text: string): void;
+  /** The server lost the history shown so far: what follows is the history afresh. */
+  reset(text: string): void;
   state(state: LinkState): void;
 }
 
-/** Codes after which trying again with the same name cannot help. */
-const FINAL = new Set(["invalid_name", "bad_hello"]);
+/**
+ * Whether trying again with the same hello cannot help: a bad hello or name,
+ * or a password missing or wrong, or throttled (the user retries it).
+ */
+function final(code: string): boolean {
+  return isPermanentRefusal(code) || code === "auth_throttled";
+}
 
 /**
  * One user's link to the room.
  *
  * @example
  * ```ts
- * const link = new ChatLink("ws://localhost:8000/ws", "alice", 0, handlers);
+ * const link = new ChatLink("ws://localhost:8000/ws", "alice", { lastId: 0 }, handlers);
  * link.start();
  * link.send("hello"); // false when not connected: the page keeps the line
  * ```
@@ -60,7 +79,8 @@ export class ChatLink {
   readonly #handlers: LinkHandlers;
   /** Sent, no receipt yet: ref -> text. */
   readonly #pending = new Map<string, string>();
-  #lastId: number;
+  readonly #password: string | undefined;
+  #resume: ResumePoint;
   #socket: WebSocket | null = null;
   #joined = false;
   #attempt = 0;
@@ -68,17 +88,27 @@ export class ChatLink {
   #stopped = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  /** `lastId`: the id of the newest message already shown (0 for none). */
-  constructor(url: string, user: string, lastId: number, handlers: LinkHandlers) {
+  /**
+   * `resume`: where the messages already shown end (`{ lastId: 0 }` for
+   * none); `password`: the name's, when it is registered.
+   */
+  constructor(
+    url: string,
+    user: string,
+    resume: ResumePoint,
+    handlers: LinkHandlers,
+    password?: string,
+  ) {
     this.#url = url;
     this.#user = user;
-    this.#lastId = lastId;
+    this.#resume = { ...resume };
     this.#handlers = handlers;
+    this.#password = password;
   }
 
-  /** The id of the newest message shown. */
-  get lastId(): number {
-    return this.#lastId;
+  /** Where the next connection resumes. */
+  get resume(): ResumePoint {
+    return { ...this.#resume };
   }
 
   /** Connects, and keeps reconnecting until {@linkcode stop}. */
@@ -103,6 +133,18 @@ export class ChatLink {
     return true;
   }
 
+  #hello(): ClientRequest {
+    const { lastId, epoch, token } = this.#resume;
+    const hello: Extract<ClientRequest, { type: "hello" }> = { type: "hello", user: this.#user };
+    if (lastId > 0) {
+      hello.since = lastId;
+      if (epoch !== undefined) hello.epoch = epoch;
+    }
+    if (token !== undefined) hello.token = token;
+    if (this.#password !== undefined) hello.password = this.#password;
+    return hello;
+  }
+
   #request(request: ClientRequest): void {
     this.#socket?.send(JSON.stringify(request));
   }
@@ -112,17 +154,13 @@ export class ChatLink {
     const socket = new WebSocket(this.#url);
     this.#socket = socket;
     let stopReason: { reason: string; code: string } | null = null;
-    socket.onopen = () => {
-      const hello: ClientRequest = this.#lastId > 0
-        ? { type: "hello", user: this.#user, since: this.#lastId }
-        : { type: "hello", user: this.#user };
-      this.#request(hello);
-    };
+    socket.onopen = () => this.#request(this.#hello());
     socket.onmessage = (frame) => {
       const event = typeof frame.data === "string" ? parseServerEvent(frame.data) : null;
       if (event?.type === "error" && event.fatal) {
         stopReason = { reason: event.text, code: event.code };
-      } else if (event?.type === "notice") {
+      } else if (event?.type === "notice" && event.code === "shutdown") {
+        // The drop that follows reports it.
         stopReason = { reason: event.text, code: event.code };
       } else if (event) {
         this.#receive(event);
@@ -136,8 +174,8 @@ export class ChatLink {
       const why = stopReason ?? { reason: "connection lost", code: "closed" };
       // A fresh join with a taken name is the user's to fix; while resuming
       // it is our own old connection, not yet noticed gone.
-      const final = FINAL.has(why.code) || (why.code === "name_taken" && this.#lastId === 0);
-      if (final) {
+      const resuming = this.#resume.lastId > 0 || this.#resume.token !== undefined;
+      if (final(why.code) || (why.code === "name_taken" && !resuming)) {
         this.#stopped = true;
         this.#handlers.state({ kind: "stopped", ...why });
         return;
@@ -152,11 +190,16 @@ export class ChatLink {
     switch (event.type) {
       case "message":
         if (event.ref !== undefined && event.user === this.#user) this.#pending.delete(event.ref);
-        if (event.id <= this.#lastId) return;
-        this.#lastId = event.id;
+        if (event.id <= this.#resume.lastId) return;
+        this.#resume.lastId = event.id;
         this.#handlers.message(event, this.#joined);
         return;
       case "history_end":
+        this.#resume = {
+          lastId: Math.max(this.#resume.lastId, event.id),
+          epoch: event.epoch ?? this.#resume.epoch,
+          token: event.token ?? this.#resume.token,
+        };
         this.#joined = true;
         this.#attempt = 0;
         this.#handlers.state({ kind: "online" });
@@ -171,6 +214,11 @@ export class ChatLink {
         this.#handlers.refused(text, event.text);
         return;
       }
+      case "notice":
+        if (event.code !== "history_reset") return this.#handlers.notice(event.text);
+        // The ids shown belong to a lost history: every id replayed next is new.
+        this.#resume.lastId = 0;
+        return this.#handlers.reset(event.text);
       case "legacy":
         return this.#handlers.notice(event.text);
       case "join":

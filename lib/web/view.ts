@@ -60,10 +60,10 @@ export class MessageLog {
     this.#add(item);
   }
 
-  /** Adds a notice (someone joined or left, an error). */
-  notice(text: string, ts: number = Date.now()): void {
+  /** Adds a notice (someone joined or left, an error); a `warning` stands out. */
+  notice(text: string, ts: number = Date.now(), warning = false): void {
     const item = document.createElement("li");
-    item.className = "notice";
+    item.className = warning ? "notice warning" : "notice";
     item.append(time(ts), " ", span("text", text));
     this.#add(item);
   }

@@ -9,75 +9,26 @@
  */
 
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import {
+  bundlePage,
+  join,
+  messages,
+  online,
+  say,
+  shows,
+  webPort,
+  withBrowser,
+} from "../helpers/browser.ts";
 import { TextClient } from "../helpers/client.ts";
 import { poll } from "../helpers/poll.ts";
 import { freePort } from "../helpers/redis.ts";
-import { baseEnv, ServerProcess } from "../helpers/server.ts";
+import { ServerProcess } from "../helpers/server.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const CHROMIUM = "/usr/bin/chromium";
-
-const bundled = await new Deno.Command("deno", {
-  args: ["task", "bundle"],
-  cwd: ROOT,
-  clearEnv: true,
-  env: baseEnv(),
-  stdout: "null",
-  stderr: "piped",
-}).output();
-if (!bundled.success) throw new Error(new TextDecoder().decode(bundled.stderr));
+await bundlePage();
 
 const shots = await Deno.makeTempDir({ prefix: "chat-web-" });
 console.log(`screenshots in ${shots}`);
-
-async function withBrowser(run: (browser: Browser) => Promise<void>): Promise<void> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
-  try {
-    await run(browser);
-  } finally {
-    await browser.close();
-  }
-}
-
-/** The web port the server logged. */
-async function webPort(server: ServerProcess): Promise<number> {
-  return await poll("the web port in the log", () => {
-    const match = server.logs.match(/web listening.*?\bport"?[=:](\d+)/);
-    return match ? Number(match[1]) : undefined;
-  });
-}
-
-/** Opens the page and joins as `user`; resolves once it shows the room online. */
-async function join(browser: Browser, url: string, user: string, width = 1000): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width, height: 700 } });
-  await page.goto(url);
-  await page.locator("#name").fill(user);
-  await page.keyboard.press("Enter");
-  await online(page);
-  return page;
-}
-
-async function online(page: Page): Promise<void> {
-  await page.locator('#state[data-state="online"]').waitFor({ timeout: 15_000 });
-}
-
-/** Types `text` into the message field and presses Enter, as a person would. */
-async function say(page: Page, text: string): Promise<void> {
-  await page.locator("#text").fill(text);
-  await page.keyboard.press("Enter");
-}
-
-/** The texts of the messages shown, in order. */
-function messages(page: Page): Promise<string[]> {
-  return page.locator("#log li.message .text").allTextContents();
-}
-
-async function shows(page: Page, text: string): Promise<void> {
-  await page.locator("#log li.message .text", { hasText: text }).first().waitFor({
-    timeout: 10_000,
-  });
-}
 
 Deno.test("two browser users and a TCP user chat with each other both ways, markup shown as text", async () => {
   await using server = await ServerProcess.start();
