@@ -77,7 +77,8 @@ export interface ByteSource {
 
 /**
  * Asks the OS for a free loopback TCP port: listens on 127.0.0.1 port 0,
- * reads the port it was given and closes the listener. Never returns 6379.
+ * reads the port it was given and closes the listener. Never returns 6379,
+ * nor a port it returned before.
  *
  * @returns a port that was free a moment ago.
  */
@@ -86,10 +87,18 @@ export async function freePort(): Promise<number> {
     const listener = Deno.listen({ hostname: HOST, port: 0 });
     const port = (listener.addr as Deno.NetAddr).port;
     listener.close();
-    if (port !== SYSTEM_REDIS_PORT) return port;
+    // The OS may hand the same free port out twice in a row; a test asking
+    // for two ports before binding either must get two.
+    if (port !== SYSTEM_REDIS_PORT && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
     await sleep(1);
   }
 }
+
+/** Ports this process has handed out: never handed out again. */
+const handedOut = new Set<number>();
 
 /**
  * Encodes one command as a RESP array of bulk strings.
