@@ -10,6 +10,7 @@ import { JsonClient, TextClient } from "../helpers/client.ts";
 import { freePort, RedisServer } from "../helpers/redis.ts";
 import { baseEnv, ServerProcess, serverTaskFlags } from "../helpers/server.ts";
 import { sleep } from "../../lib/util/deadline.ts";
+import { assertPromtoolAccepts } from "../helpers/promtool.ts";
 
 /** GETs `path` on the server's HTTP port; returns the status and body. */
 async function get(server: ServerProcess, path: string): Promise<{ status: number; body: string }> {
@@ -146,18 +147,7 @@ Deno.test({
     assert.equal(sample(body, 'chat_resumes_total{outcome="name_taken_back"}'), 1);
     assert.equal(sample(body, 'chat_resumes_total{outcome="resumed"}'), 1);
     assert.equal(sample(body, 'chat_resumes_total{outcome="reset_by_epoch"}'), 0);
-    const promtool = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = promtool.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(body));
-    await writer.close();
-    const { code, stdout, stderr } = await promtool.output();
-    const said = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-    assert.equal(code, 0, `promtool check metrics:\n${said}`);
+    await assertPromtoolAccepts(body);
     await Promise.all([first.client.close(), back.client.close()]);
   },
 });
