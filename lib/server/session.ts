@@ -381,10 +381,10 @@ export class Session {
 
   #deliver(frame: Frame): void {
     if (this.#stopping.signal.aborted) return;
-    const own = frame.event.origin === this.#options.origin;
-    if (this.#dialect.skips(frame.event, own)) return;
+    const { event } = frame;
+    if (event && this.#dialect.skips(event, event.origin === this.#options.origin)) return;
     const pushed = this.#outbound.push(frame.bytes(this.#dialect));
-    if (pushed && frame.event.type === "message") this.#options.metrics.messagesDelivered.inc();
+    if (pushed && event?.type === "message") this.#options.metrics.messagesDelivered.inc();
   }
 
   /** Queues reply lines; past the queue's limit the queue reports the client too slow. */
