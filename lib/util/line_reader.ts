@@ -75,8 +75,12 @@ export async function* readLines(
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let discarding = false;
-  // One abort listener for the reader's life, not one per read: most readers wait most of the time.
-  const stopped = signal && aborted(signal);
+  // One abort listener for the reader's life, not one per read (most readers wait most of the
+  // time); it wakes the read being waited for. Racing each read against one long-lived promise
+  // would instead pile a reaction onto it per read.
+  let wake: ((stopped: typeof EXPIRED) => void) | null = null;
+  const onAbort = () => wake?.(EXPIRED);
+  signal?.addEventListener("abort", onAbort, { once: true });
 
   let reading: Promise<number | null> | null = null;
   try {
@@ -84,7 +88,8 @@ export async function* readLines(
       reading ??= source.read(buffer);
       const n = options.idleFlushMs !== undefined && pendingBytes > 0 && !discarding
         ? await within(reading, options.idleFlushMs, signal)
-        : await (stopped ? Promise.race([reading, stopped]) : reading);
+        : await (signal ? wakeable(reading, (resolve) => wake = resolve) : reading);
+      wake = null;
       if (signal?.aborted) return;
       if (n === EXPIRED) {
         // The read stays in flight into the next turn; `pending` holds copies,
@@ -142,6 +147,7 @@ export async function* readLines(
       }
     }
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     // Abandoned mid-read: its failure on close is expected, not unhandled.
     reading?.catch(() => {});
   }
@@ -159,11 +165,14 @@ function toLine(bytes: Uint8Array, maxLineBytes: number): Line {
   return { type: "line", text: decoder.decode(bytes.subarray(0, end)) };
 }
 
-/** Resolves with {@linkcode EXPIRED} once `signal` aborts. */
-function aborted(signal: AbortSignal): Promise<typeof EXPIRED> {
-  if (signal.aborted) return Promise.resolve(EXPIRED);
-  return new Promise((resolve) => {
-    signal.addEventListener("abort", () => resolve(EXPIRED), { once: true });
+/** `reading`'s outcome, or {@linkcode EXPIRED} if the resolver given to `expose` is called first. */
+function wakeable<T>(
+  reading: Promise<T>,
+  expose: (resolve: (stopped: typeof EXPIRED) => void) => void,
+): Promise<T | typeof EXPIRED> {
+  return new Promise((resolve, reject) => {
+    expose(resolve);
+    reading.then(resolve, reject);
   });
 }
 
