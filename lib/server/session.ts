@@ -199,8 +199,7 @@ export class Session implements Member {
     this.#joined = true;
     logger.info("joined", { remote: this.#remote, user });
     await this.#announce("join", user);
-    // The lines end once the session is asked to end (the reader listens to `signal`); lines
-    // already read are not handled after that.
+    // The reader ends at the abort (it has `signal`); a line it already read is not handled after.
     while (!signal.aborted) {
       const next = await lines.next();
       if (next.done) break;

@@ -358,7 +358,11 @@ Deno.test("an abort also ends the lines while a partial line waits for its idle 
   const { client, server } = await tcpPair();
   const stop = new AbortController();
   try {
-    const lines = readLines(server, { maxLineBytes: 100, idleFlushMs: 60_000, signal: stop.signal });
+    const lines = readLines(server, {
+      maxLineBytes: 100,
+      idleFlushMs: 60_000,
+      signal: stop.signal,
+    });
     await client.write(encoder.encode("part"));
     const waiting = lines.next();
     await sleep(20);
