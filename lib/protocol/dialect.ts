@@ -27,9 +27,11 @@ export interface ProtocolError {
 
 /**
  * Codes of notices (`* text` in text mode). `history_reset`: the history a
- * client resumes from was lost, so it is replayed afresh.
+ * client resumes from was lost, so it is replayed afresh. `presence`: joins
+ * and leaves in a big room, summarised (see `docs/protocol.md`).
  */
 export type NoticeCode =
+  | "presence"
   | "shutdown"
   | "history_reset"
   | "registered"
@@ -89,7 +91,8 @@ export interface Dialect {
    */
   historyEnd(lastId: number, resume?: ResumePoint): string;
   error(error: ProtocolError): string;
-  notice(code: NoticeCode, text: string): string;
+  /** A notice; `counts` are numbers a program reads instead of the text (JSON mode only). */
+  notice(code: NoticeCode, text: string, counts?: Readonly<Record<string, number>>): string;
   /** The answer to a `who` request. */
   who(users: readonly string[]): string[];
   /** The answer to a `help` request. */

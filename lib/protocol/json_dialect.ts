@@ -156,7 +156,7 @@ export const jsonDialect: Dialect = {
   historyEnd: (lastId, resume?: ResumePoint) =>
     JSON.stringify({ type: "history_end", id: lastId, ...resume }),
   error: (error) => JSON.stringify({ type: "error", ...error }),
-  notice: (code, text) => JSON.stringify({ type: "notice", code, text }),
+  notice: (code, text, counts) => JSON.stringify({ type: "notice", code, text, ...counts }),
   who: (users) => [JSON.stringify({ type: "who", users })],
   help: () => [],
   pong: () => JSON.stringify({ type: "pong" }),

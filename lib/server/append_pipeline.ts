@@ -13,7 +13,8 @@
 /** A bounded set of appends in flight, oldest first. */
 export class AppendPipeline {
   readonly #limit: number;
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Made by the first append: most connections never send, and idle ones dominate memory. */
+  #inFlight: Set<Promise<void>> | undefined;
 
   /** @param limit Most appends in flight at once. */
   constructor(limit: number) {
@@ -26,13 +27,14 @@ export class AppendPipeline {
    * reject. The store keeps the order of appends, so messages keep theirs.
    */
   async add(append: () => Promise<void>): Promise<void> {
-    if (this.#inFlight.size >= this.#limit) await this.#inFlight.values().next().value;
-    const started: Promise<void> = append().finally(() => this.#inFlight.delete(started));
-    this.#inFlight.add(started);
+    const inFlight = this.#inFlight ??= new Set();
+    if (inFlight.size >= this.#limit) await inFlight.values().next().value;
+    const started: Promise<void> = append().finally(() => inFlight.delete(started));
+    inFlight.add(started);
   }
 
   /** Resolves once every append started so far has settled. */
   async settled(): Promise<void> {
-    await Promise.all(this.#inFlight);
+    await Promise.all(this.#inFlight ?? []);
   }
 }

@@ -44,7 +44,7 @@ export type ChatServerConfig =
     | "presenceTtlMs"
     | "shutdownGraceMs"
   >
-  & Partial<Pick<ServerConfig, "tls">>
+  & Partial<Pick<ServerConfig, "tls" | "noticeRoomLimit">>
   & SessionLimits;
 
 /** What {@linkcode ChatServer.start} works with besides its settings. */
@@ -97,7 +97,7 @@ export class ChatServer {
     this.#parts = parts;
     this.#logger = parts.logger;
     this.#listener = listener;
-    this.#hub = new Hub(config.queueLimitBytes);
+    this.#hub = new Hub(config.queueLimitBytes, { noticeRoomLimit: config.noticeRoomLimit });
     // Only text-mode joins are answered from it: JSON ones carry a resume point.
     this.#history = new HistoryCache({ maxEntries: config.historyReplay, dialects: [textDialect] });
     this.#roster = new Roster(parts.presence, {
@@ -232,6 +232,7 @@ export class ChatServer {
     if (this.#tls && !this.#stopping) await this.#stopped.promise;
     this.#scheduler.flushNow();
     await Promise.all(this.#sessions.values());
+    this.#hub.close();
   }
 
   /**

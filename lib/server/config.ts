@@ -62,6 +62,8 @@ export interface ServerConfig {
   rateLimit: number;
   /** Messages one connection may send at once before the rate limit applies. */
   rateBurst: number;
+  /** Members on this replica above which join and leave notices are summarised. */
+  noticeRoomLimit: number;
   /** How long a user stays listed as online after its server stops refreshing it, in ms. */
   presenceTtlMs: number;
   /** How long a shutdown waits for clients to drain, in milliseconds. */
@@ -158,6 +160,7 @@ export function parseConfig(
       allowedOrigins: settings.value("ALLOWED_ORIGINS") ?? [],
       rateLimit: settings.required("RATE_LIMIT"),
       rateBurst: settings.required("RATE_BURST"),
+      noticeRoomLimit: settings.required("NOTICE_ROOM_LIMIT"),
       presenceTtlMs: settings.required("PRESENCE_TTL"),
       shutdownGraceMs: settings.required("SHUTDOWN_GRACE"),
       logLevel: settings.required("LOG_LEVEL"),

@@ -8,7 +8,9 @@
  * registered as buffering before its history is read; once the history (up
  * to id H) is written, buffered messages above H are delivered and the
  * session goes live, so it sees every message exactly once. The hub never
- * waits for a session: delivery only queues.
+ * waits for a session: delivery only queues. In a big room, join and leave
+ * notices that arrive together are delivered as one summary (see
+ * `notice_summary.ts`).
  *
  * @module
  */
@@ -16,6 +18,7 @@
 import type { HistorySnapshot } from "../store/store.ts";
 import type { ChatEvent } from "../protocol/model.ts";
 import { Frame } from "./frame.ts";
+import { NoticeSummary } from "./notice_summary.ts";
 
 /** A session as the hub sees it. */
 export interface Member {
@@ -39,15 +42,30 @@ interface Buffer {
   overflow: boolean;
 }
 
+/** Options for {@linkcode Hub}. */
+export interface HubOptions {
+  /** Members above which join and leave notices are summarised; by default never. */
+  noticeRoomLimit?: number;
+  /** How long notices are gathered into one summary, in milliseconds (see `notice_summary.ts`). */
+  noticeWindowMs?: number;
+}
+
 /** Delivers events to the members of this process. */
 export class Hub {
   readonly #live = new Set<Member>();
   readonly #joining = new Map<Member, Buffer>();
   readonly #bufferLimitBytes: number;
+  readonly #notices: NoticeSummary | undefined;
 
   /** @param bufferLimitBytes Most bytes buffered for one joining member. */
-  constructor(bufferLimitBytes: number) {
+  constructor(bufferLimitBytes: number, options: HubOptions = {}) {
     this.#bufferLimitBytes = bufferLimitBytes;
+    const { noticeRoomLimit = Infinity, noticeWindowMs } = options;
+    this.#notices = noticeRoomLimit === Infinity ? undefined : new NoticeSummary({
+      roomLimit: noticeRoomLimit,
+      windowMs: noticeWindowMs,
+      deliver: (frame) => this.#deliver(frame),
+    });
   }
 
   /** Members that are live or joining. */
@@ -57,7 +75,16 @@ export class Hub {
 
   /** Hands one event to every member. Give this to `Store.subscribe`. */
   dispatch(event: ChatEvent): void {
-    const frame = new Frame(event);
+    if (event.type !== "message" && this.#notices?.hold(event, this.size)) return;
+    this.#deliver(Frame.of(event));
+  }
+
+  /** Drops notices held for a summary; later ones are delivered as they come. */
+  close(): void {
+    this.#notices?.close();
+  }
+
+  #deliver(frame: Frame): void {
     for (const member of this.#live) member.deliver(frame);
     for (const [member, buffer] of this.#joining) {
       if (buffer.overflow) continue;
@@ -96,7 +123,7 @@ export class Hub {
       // No await from here on: nothing can be dispatched in between.
       for (const frame of buffer.frames) {
         const { event } = frame;
-        if (event.type === "message" && event.id <= snapshot.lastId) continue;
+        if (event?.type === "message" && event.id <= snapshot.lastId) continue;
         member.deliver(frame);
       }
       this.#live.add(member);

@@ -142,7 +142,8 @@ export class OutboundQueue {
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #writing = false;
-  #written: Promise<void> = Promise.resolve();
+  /** The writer loop's promise while `#writing`; not kept idle, as idle queues dominate memory. */
+  #written: Promise<void> | undefined;
   /** How many callers wait for everything to be written: the writer then does not wait for flushes. */
   #draining = 0;
   #closed = false;
@@ -277,6 +278,7 @@ export class OutboundQueue {
       // No await between the last emptiness check and here, so a push can
       // never find the writer "busy" after it has decided to stop.
       this.#writing = false;
+      this.#written = undefined;
       // What arrived during the write goes out with the next flush.
       if (this.#chunks.length > 0 && !this.#closed) this.#options.scheduler.schedule(this);
     }

@@ -36,7 +36,6 @@ import { endFor, lastWords, recordEnd, type SessionEnd, SlowClientError } from "
 import { signIn } from "./sign_in.ts";
 import type { HistorySnapshot, Store } from "../store/store.ts";
 import { textDialect } from "../protocol/text_dialect.ts";
-import { EXPIRED, within } from "../util/deadline.ts";
 
 /** What a session needs from the server. */
 export interface SessionOptions {
@@ -85,18 +84,13 @@ const APPENDS_IN_FLIGHT = 64;
 
 const encoder = new TextEncoder();
 
-/** One connected client, from its first byte to its close. */
-export class Session {
+/** One connected client, from its first byte to its close; its own hub member, to stay small idle. */
+export class Session implements Member {
   readonly #conn: ChatConn;
   readonly #options: SessionOptions;
   readonly #outbound: OutboundQueue;
-  readonly #remote: string;
   readonly #limits: SessionLimits;
-  readonly #member: Member = {
-    measure: (frame) => frame.bytes(this.#dialect).length,
-    deliver: (frame) => this.#deliver(frame),
-  };
-  readonly #flood: FloodGuard;
+  #flood: FloodGuard | undefined;
   /** Aborted once the session is asked to end; every wait of `run` listens to it. */
   readonly #stopping = new AbortController();
   #endReason: SessionEnd | null = null;
@@ -110,8 +104,6 @@ export class Session {
     this.#conn = conn;
     this.#options = options;
     this.#limits = options.limits;
-    const addr = conn.remoteAddr;
-    this.#remote = `${addr.hostname}:${addr.port}`;
     this.#outbound = new OutboundQueue(conn, {
       limitBytes: this.#limits.queueLimitBytes,
       softLimitBytes: this.#limits.queueSoftLimitBytes,
@@ -120,7 +112,11 @@ export class Session {
       onError: (error) => this.end({ kind: "peer_gone", error: error.message }),
       onSlow: (reason) => this.end({ kind: "slow_consumer", reason, joined: true }),
     });
-    this.#flood = new FloodGuard({ rate: this.#limits.rateLimit, burst: this.#limits.rateBurst });
+  }
+
+  /** The client's address, for the log; not kept, as idle connections dominate memory. */
+  get #remote(): string {
+    return `${this.#conn.remoteAddr.hostname}:${this.#conn.remoteAddr.port}`;
   }
 
   /**
@@ -137,6 +133,7 @@ export class Session {
     const lines = readLines(this.#conn, {
       maxLineBytes: this.#limits.maxLineBytes,
       idleFlushMs: UNTERMINATED_LINE_MS,
+      signal: this.#stopping.signal,
     });
     let ended: SessionEnd;
     try {
@@ -187,7 +184,7 @@ export class Session {
       : this.#limits.historyLimit;
     let cached: CachedHistory | null = null;
     await hub.join(
-      this.#member,
+      this,
       () => {
         // Read while the hub buffers for this member: nothing is missed in between. The cache
         // answers joins that need no resume point (text mode); the others read the store.
@@ -202,11 +199,10 @@ export class Session {
     this.#joined = true;
     logger.info("joined", { remote: this.#remote, user });
     await this.#announce("join", user);
-    // Checked before each read: `within` does not wait on (or catch) a read
-    // started after the abort, and that read fails once the socket closes.
+    // The reader ends at the abort (it has `signal`); a line it already read is not handled after.
     while (!signal.aborted) {
-      const next = await within(lines.next(), Infinity, signal);
-      if (next === EXPIRED || next.done) break;
+      const next = await lines.next();
+      if (next.done) break;
       const ended = await this.#handle(next.value, user);
       if (ended) return ended;
     }
@@ -218,7 +214,7 @@ export class Session {
     const { hub, roster, logger, metrics, origin } = this.#options;
     const fields = { remote: this.#remote, user: this.#user };
     recordEnd(ended, fields, logger, metrics);
-    hub.leave(this.#member);
+    hub.leave(this);
     const words = lastWords(ended, this.#dialect, LINGER_MS);
     if (words?.discardQueued) this.#outbound.discardQueued();
     // Output that could not be written in time is given up: the client is not reading.
@@ -261,6 +257,7 @@ export class Session {
     const request = line.type === "line" ? this.#dialect.parse(line.text) : null;
     if (request?.type === "quit") return { kind: "quit" };
     // Every line costs a token, including ones that are refused or ignored.
+    this.#flood ??= new FloodGuard({ rate: this.#limits.rateLimit, burst: this.#limits.rateBurst });
     const verdict = this.#flood.check();
     if (verdict === "disconnect") return { kind: "flooding" };
     if (line.type === "too_long") {
@@ -379,12 +376,18 @@ export class Session {
     }
   }
 
-  #deliver(frame: Frame): void {
+  /** The bytes {@linkcode deliver} would queue for `frame` (see `hub.ts`). */
+  measure(frame: Frame): number {
+    return frame.bytes(this.#dialect).length;
+  }
+
+  /** Queues one live event or notice from the hub, unless this client does not get it. */
+  deliver(frame: Frame): void {
     if (this.#stopping.signal.aborted) return;
-    const own = frame.event.origin === this.#options.origin;
-    if (this.#dialect.skips(frame.event, own)) return;
+    const { event } = frame;
+    if (event && this.#dialect.skips(event, event.origin === this.#options.origin)) return;
     const pushed = this.#outbound.push(frame.bytes(this.#dialect));
-    if (pushed && frame.event.type === "message") this.#options.metrics.messagesDelivered.inc();
+    if (pushed && event?.type === "message") this.#options.metrics.messagesDelivered.inc();
   }
 
   /** Queues reply lines; past the queue's limit the queue reports the client too slow. */

@@ -261,6 +261,14 @@ export const SETTINGS = {
     help: "lines at once before the rate applies",
     parse: whole(1, 1_000_000),
   },
+  NOTICE_ROOM_LIMIT: {
+    env: "NOTICE_ROOM_LIMIT",
+    flag: "notice-room-limit",
+    placeholder: "N",
+    default: "100",
+    help: "members on this replica above which joins and leaves are summarised",
+    parse: whole(0, 10_000_000),
+  },
   PRESENCE_TTL: {
     env: "PRESENCE_TTL",
     flag: "presence-ttl",

@@ -6,8 +6,9 @@
  * limit, and the rest of it is discarded as it arrives, so a client sending
  * an endless line costs no more memory than a short one. The read buffer
  * starts small (idle connections dominate memory) and grows only while a long
- * line is streaming in. Invalid UTF-8 becomes U+FFFD. It does not sanitise or
- * interpret the text.
+ * line is streaming in; the reader keeps no other per-reader object (no
+ * decoder, no closures) while it waits. Invalid UTF-8 becomes U+FFFD. It does
+ * not sanitise or interpret the text.
  *
  * Peers that frame by write instead of by line break (the old Python client
  * sends its name and each message as one write with no `\n`) are served by
@@ -42,10 +43,14 @@ export interface LineReaderOptions {
    * milliseconds. Off (`undefined`) by default.
    */
   idleFlushMs?: number;
+  /** Ends the lines, as end of input does, once aborted: a read in flight is not waited for. */
+  signal?: AbortSignal;
 }
 
 const LF = 0x0a;
 const CR = 0x0d;
+// Decoding whole lines keeps no state between calls, so one decoder serves every reader.
+const decoder = new TextDecoder();
 
 /**
  * Yields the lines read from `source`, split on `\n` with a trailing `\r`
@@ -63,54 +68,45 @@ export async function* readLines(
   source: ByteSource,
   options: LineReaderOptions,
 ): AsyncGenerator<Line, void, undefined> {
-  const { maxLineBytes } = options;
+  const { maxLineBytes, signal } = options;
   const minBuffer = options.minBufferBytes ?? 512;
   const maxBuffer = Math.max(minBuffer, options.maxBufferBytes ?? 16_384);
-  const decoder = new TextDecoder();
   let buffer = new Uint8Array(minBuffer);
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let discarding = false;
-
-  /** Everything pending plus `tail`, as one array; pending is emptied. */
-  const takePending = (tail: Uint8Array): Uint8Array => {
-    const bytes = pending.length > 0 ? concat([...pending, tail]) : tail;
-    pending = [];
-    pendingBytes = 0;
-    return bytes;
-  };
-
-  const toLine = (bytes: Uint8Array): Line => {
-    const end = bytes.length > 0 && bytes[bytes.length - 1] === CR
-      ? bytes.length - 1
-      : bytes.length;
-    if (end > maxLineBytes) return { type: "too_long" };
-    return { type: "line", text: decoder.decode(bytes.subarray(0, end)) };
-  };
+  // One abort listener for the reader's life, not one per read (most readers wait most of the
+  // time); it wakes the read being waited for. Racing each read against one long-lived promise
+  // would instead pile a reaction onto it per read.
+  let wake: ((stopped: typeof EXPIRED) => void) | null = null;
+  const onAbort = () => wake?.(EXPIRED);
+  signal?.addEventListener("abort", onAbort, { once: true });
 
   let reading: Promise<number | null> | null = null;
   try {
-    while (true) {
+    while (!signal?.aborted) {
       reading ??= source.read(buffer);
       const n = options.idleFlushMs !== undefined && pendingBytes > 0 && !discarding
-        ? await within(reading, options.idleFlushMs)
-        : await reading;
+        ? await within(reading, options.idleFlushMs, signal)
+        : await (signal ? wakeable(reading, (resolve) => wake = resolve) : reading);
+      wake = null;
+      if (signal?.aborted) return;
       if (n === EXPIRED) {
         // The read stays in flight into the next turn; `pending` holds copies,
         // so the buffer it fills is free. A character cut short by the pause
         // waits for its remaining bytes.
-        const bytes = takePending(new Uint8Array(0));
+        const bytes = joined(pending, new Uint8Array(0));
         const cut = incompleteTail(bytes);
-        if (cut > 0) {
-          pending = [bytes.slice(bytes.length - cut)];
-          pendingBytes = cut;
-        }
-        if (cut < bytes.length) yield toLine(bytes.subarray(0, bytes.length - cut));
+        pending = cut > 0 ? [bytes.slice(bytes.length - cut)] : [];
+        pendingBytes = cut;
+        if (cut < bytes.length) yield toLine(bytes.subarray(0, bytes.length - cut), maxLineBytes);
         continue;
       }
       reading = null;
       if (n === null) {
-        if (pendingBytes > 0 && !discarding) yield toLine(takePending(new Uint8Array(0)));
+        if (pendingBytes > 0 && !discarding) {
+          yield toLine(joined(pending, new Uint8Array(0)), maxLineBytes);
+        }
         return;
       }
       const chunk = buffer.subarray(0, n);
@@ -136,7 +132,10 @@ export async function* readLines(
         if (discarding) {
           discarding = false;
         } else {
-          yield toLine(takePending(piece));
+          const line = toLine(joined(pending, piece), maxLineBytes);
+          pending.length = 0;
+          pendingBytes = 0;
+          yield line;
         }
         start = newline + 1;
       }
@@ -148,9 +147,33 @@ export async function* readLines(
       }
     }
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     // Abandoned mid-read: its failure on close is expected, not unhandled.
     reading?.catch(() => {});
   }
+}
+
+/** Everything in `pending` followed by `tail`, as one array. */
+function joined(pending: Uint8Array[], tail: Uint8Array): Uint8Array {
+  return pending.length > 0 ? concat([...pending, tail]) : tail;
+}
+
+/** The line in `bytes`, less a trailing `\r`, or `too_long` past `maxLineBytes`. */
+function toLine(bytes: Uint8Array, maxLineBytes: number): Line {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length;
+  if (end > maxLineBytes) return { type: "too_long" };
+  return { type: "line", text: decoder.decode(bytes.subarray(0, end)) };
+}
+
+/** `reading`'s outcome, or {@linkcode EXPIRED} if the resolver given to `expose` is called first. */
+function wakeable<T>(
+  reading: Promise<T>,
+  expose: (resolve: (stopped: typeof EXPIRED) => void) => void,
+): Promise<T | typeof EXPIRED> {
+  return new Promise((resolve, reject) => {
+    expose(resolve);
+    reading.then(resolve, reject);
+  });
 }
 
 /** How many bytes at the end of `bytes` begin a UTF-8 character not yet complete. */

@@ -47,8 +47,9 @@ class Recorder implements Member {
     this.frames.push(frame);
   }
 
+  /** The room events delivered, leaving out lines the hub composed. */
   get events(): ChatEvent[] {
-    return this.frames.map((frame) => frame.event);
+    return this.frames.flatMap((frame) => frame.event ? [frame.event] : []);
   }
 }
 
@@ -100,7 +101,7 @@ Deno.test("every member is handed the same Frame, whose text bytes are encoded o
 });
 
 Deno.test("a Frame encodes its event once per dialect, each as one line with a newline", () => {
-  const frame = new Frame(notice("leave", "bob"));
+  const frame = Frame.of(notice("leave", "bob"));
   const text = frame.bytes(textDialect);
   const json = frame.bytes(jsonDialect);
   assert.equal(decoder.decode(text), "* bob left\n");
@@ -176,7 +177,7 @@ Deno.test("a join with an empty history delivers every message dispatched while 
 });
 
 Deno.test("a member whose buffered bytes pass the limit during its join gets SlowJoinError and is not registered", async () => {
-  const frameBytes = new Frame(message(1)).bytes(textDialect).length;
+  const frameBytes = Frame.of(message(1)).bytes(textDialect).length;
   const hub = new Hub(frameBytes * 3);
   const joiner = new Recorder();
   const load = Promise.withResolvers<HistorySnapshot>();
@@ -190,7 +191,7 @@ Deno.test("a member whose buffered bytes pass the limit during its join gets Slo
 });
 
 Deno.test("a joining member may buffer exactly its limit", async () => {
-  const frameBytes = new Frame(message(1)).bytes(textDialect).length;
+  const frameBytes = Frame.of(message(1)).bytes(textDialect).length;
   const hub = new Hub(frameBytes * 3);
   const joiner = new Recorder();
   const load = Promise.withResolvers<HistorySnapshot>();

@@ -330,3 +330,49 @@ Deno.test("an overlong line is not idle-flushed: silence while discarding yields
     server.close();
   }
 });
+
+Deno.test("an abort ends the lines while a read waits, and the read failing on close is not unhandled", async () => {
+  const { client, server } = await tcpPair();
+  const stop = new AbortController();
+  try {
+    const lines = readLines(server, { maxLineBytes: 100, idleFlushMs: 50, signal: stop.signal });
+    await client.write(encoder.encode("one\n"));
+    assert.deepEqual(await within(lines.next(), 1000, "first line"), {
+      done: false,
+      value: line("one"),
+    });
+    const waiting = lines.next();
+    stop.abort();
+    assert.deepEqual(await within(waiting, 1000, "end after abort"), {
+      done: true,
+      value: undefined,
+    });
+    assert.deepEqual(await lines.next(), { done: true, value: undefined }, "and it stays ended");
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("an abort also ends the lines while a partial line waits for its idle flush", async () => {
+  const { client, server } = await tcpPair();
+  const stop = new AbortController();
+  try {
+    const lines = readLines(server, {
+      maxLineBytes: 100,
+      idleFlushMs: 60_000,
+      signal: stop.signal,
+    });
+    await client.write(encoder.encode("part"));
+    const waiting = lines.next();
+    await sleep(20);
+    stop.abort();
+    assert.deepEqual(await within(waiting, 1000, "end after abort"), {
+      done: true,
+      value: undefined,
+    });
+  } finally {
+    client.close();
+    server.close();
+  }
+});
