@@ -14,6 +14,7 @@ import { textDialect } from "../../lib/protocol/text_dialect.ts";
 import { jsonDialect } from "../../lib/protocol/json_dialect.ts";
 import type { HistorySnapshot } from "../../lib/store/store.ts";
 import type { ChatEvent } from "../../lib/protocol/model.ts";
+import { RecordingMember } from "../helpers/recording_member.ts";
 
 const decoder = new TextDecoder();
 
@@ -36,23 +37,6 @@ function snapshotUpTo(lastId: number): HistorySnapshot {
   return { entries, lastId, epoch: "e1" };
 }
 
-class Recorder implements Member {
-  readonly frames: Frame[] = [];
-
-  measure(frame: Frame): number {
-    return frame.bytes(textDialect).length;
-  }
-
-  deliver(frame: Frame): void {
-    this.frames.push(frame);
-  }
-
-  /** The room events delivered, leaving out lines the hub composed. */
-  get events(): ChatEvent[] {
-    return this.frames.flatMap((frame) => frame.event ? [frame.event] : []);
-  }
-}
-
 /** Joins `member` with an empty history, at once. */
 async function joinNow(hub: Hub, member: Member): Promise<void> {
   await hub.join(member, () => Promise.resolve(EMPTY), () => Promise.resolve());
@@ -65,7 +49,7 @@ async function settle(): Promise<void> {
 
 Deno.test("every live member gets each event, in dispatch order", async () => {
   const hub = new Hub(1 << 20);
-  const members = [new Recorder(), new Recorder(), new Recorder()];
+  const members = [new RecordingMember(), new RecordingMember(), new RecordingMember()];
   for (const member of members) await joinNow(hub, member);
   assert.equal(hub.size, 3);
   const events = [
@@ -81,8 +65,8 @@ Deno.test("every live member gets each event, in dispatch order", async () => {
 
 Deno.test("every member is handed the same Frame, whose text bytes are encoded once and shared", async () => {
   const hub = new Hub(1 << 20);
-  const a = new Recorder();
-  const b = new Recorder();
+  const a = new RecordingMember();
+  const b = new RecordingMember();
   await joinNow(hub, a);
   await joinNow(hub, b);
   hub.dispatch(message(1, "alice", "hello"));
@@ -117,10 +101,10 @@ Deno.test("a Frame encodes its event once per dialect, each as one line with a n
 
 Deno.test("a joining member gets, after its history is sent, every event since except messages the history holds, each once", async () => {
   const hub = new Hub(1 << 20);
-  const live = new Recorder();
+  const live = new RecordingMember();
   await joinNow(hub, live);
 
-  const joiner = new Recorder();
+  const joiner = new RecordingMember();
   const load = Promise.withResolvers<HistorySnapshot>();
   const send = Promise.withResolvers<void>();
   let sentSnapshot: HistorySnapshot | undefined;
@@ -166,7 +150,7 @@ Deno.test("a joining member gets, after its history is sent, every event since e
 
 Deno.test("a join with an empty history delivers every message dispatched while it was pending", async () => {
   const hub = new Hub(1 << 20);
-  const joiner = new Recorder();
+  const joiner = new RecordingMember();
   const load = Promise.withResolvers<HistorySnapshot>();
   const joined = hub.join(joiner, () => load.promise, () => Promise.resolve());
   hub.dispatch(message(1));
@@ -179,7 +163,7 @@ Deno.test("a join with an empty history delivers every message dispatched while 
 Deno.test("a member whose buffered bytes pass the limit during its join gets SlowJoinError and is not registered", async () => {
   const frameBytes = Frame.of(message(1)).bytes(textDialect).length;
   const hub = new Hub(frameBytes * 3);
-  const joiner = new Recorder();
+  const joiner = new RecordingMember();
   const load = Promise.withResolvers<HistorySnapshot>();
   const joined = hub.join(joiner, () => load.promise, () => Promise.resolve());
   for (let id = 1; id <= 4; id++) hub.dispatch(message(id)); // 4 frames > 3 frames' bytes
@@ -193,7 +177,7 @@ Deno.test("a member whose buffered bytes pass the limit during its join gets Slo
 Deno.test("a joining member may buffer exactly its limit", async () => {
   const frameBytes = Frame.of(message(1)).bytes(textDialect).length;
   const hub = new Hub(frameBytes * 3);
-  const joiner = new Recorder();
+  const joiner = new RecordingMember();
   const load = Promise.withResolvers<HistorySnapshot>();
   const joined = hub.join(joiner, () => load.promise, () => Promise.resolve());
   for (let id = 1; id <= 3; id++) hub.dispatch(message(id));
@@ -205,7 +189,7 @@ Deno.test("a joining member may buffer exactly its limit", async () => {
 
 Deno.test("a failing load rejects the join and leaves the member unregistered", async () => {
   const hub = new Hub(1 << 20);
-  const joiner = new Recorder();
+  const joiner = new RecordingMember();
   const failure = new Error("store unavailable");
   let sendCalled = false;
   const joined = hub.join(joiner, () => Promise.reject(failure), () => {
@@ -222,7 +206,7 @@ Deno.test("a failing load rejects the join and leaves the member unregistered", 
 
 Deno.test("a failing send rejects the join and leaves the member unregistered", async () => {
   const hub = new Hub(1 << 20);
-  const joiner = new Recorder();
+  const joiner = new RecordingMember();
   const failure = new Error("client went away");
   const joined = hub.join(joiner, () => Promise.resolve(EMPTY), () => Promise.reject(failure));
   hub.dispatch(message(1));
@@ -234,8 +218,8 @@ Deno.test("a failing send rejects the join and leaves the member unregistered", 
 
 Deno.test("leave stops delivery to that member only", async () => {
   const hub = new Hub(1 << 20);
-  const leaving = new Recorder();
-  const staying = new Recorder();
+  const leaving = new RecordingMember();
+  const staying = new RecordingMember();
   await joinNow(hub, leaving);
   await joinNow(hub, staying);
   hub.dispatch(message(1));
@@ -250,7 +234,7 @@ Deno.test("leave stops delivery to that member only", async () => {
 
 Deno.test("a member that leaves while its join is pending is not made live when the join completes", async () => {
   const hub = new Hub(1 << 20);
-  const joiner = new Recorder();
+  const joiner = new RecordingMember();
   const load = Promise.withResolvers<HistorySnapshot>();
   const joined = hub.join(joiner, () => load.promise, () => Promise.resolve());
   hub.dispatch(message(1));

@@ -9,14 +9,13 @@
  */
 
 import assert from "node:assert/strict";
-import type { Frame } from "../../lib/server/frame.ts";
-import { Hub, type Member } from "../../lib/server/hub.ts";
+import { Hub } from "../../lib/server/hub.ts";
 import { summaryText } from "../../lib/server/notice_summary.ts";
-import { textDialect } from "../../lib/protocol/text_dialect.ts";
 import { jsonDialect } from "../../lib/protocol/json_dialect.ts";
 import type { ChatEvent } from "../../lib/protocol/model.ts";
 import type { HistorySnapshot } from "../../lib/store/store.ts";
 import { InProcessServer } from "../helpers/in_process_server.ts";
+import { RecordingMember } from "../helpers/recording_member.ts";
 import { sleep } from "../../lib/util/deadline.ts";
 
 const decoder = new TextDecoder();
@@ -32,21 +31,7 @@ function message(id: number): ChatEvent {
 }
 
 /** A member that keeps each frame's text line. */
-class Recorder implements Member {
-  readonly frames: Frame[] = [];
-
-  measure(frame: Frame): number {
-    return frame.bytes(textDialect).length;
-  }
-
-  deliver(frame: Frame): void {
-    this.frames.push(frame);
-  }
-
-  get lines(): string[] {
-    return this.frames.map((frame) => decoder.decode(frame.bytes(textDialect)).trimEnd());
-  }
-
+class Recorder extends RecordingMember {
   /** Waits until `count` frames have arrived. */
   async waitFor(count: number): Promise<string[]> {
     while (this.frames.length < count) await sleep(WINDOW_MS);
