@@ -131,18 +131,17 @@ export function parseInput(line: string): Input {
   if (text === "") return { type: "empty" };
   const simple = BY_WORD.get(text);
   if (simple && !simple.passwords) return { type: simple.type as "quit" | "who" | "help" };
+  // Most lines are messages: only a line starting with a slash is split into words.
+  if (!text.startsWith("/")) return { type: "message", text };
+  if (text.startsWith(ESCAPE)) return { type: "message", text: text.slice(1) };
   const [first, ...rest] = text.split(/\s+/);
   const account = BY_WORD.get(first);
-  if (account?.passwords) {
-    const action = account.type as AccountAction;
-    if (rest.length > account.passwords.length) {
-      return { type: "usage", usage: accountUsage(action) };
-    }
-    return { type: "account", action, passwords: rest };
+  if (!account?.passwords) return { type: "unknown", command: first };
+  const action = account.type as AccountAction;
+  if (rest.length > account.passwords.length) {
+    return { type: "usage", usage: accountUsage(action) };
   }
-  if (text.startsWith(ESCAPE)) return { type: "message", text: text.slice(1) };
-  if (text.startsWith("/")) return { type: "unknown", command: text.split(/\s/, 1)[0] };
-  return { type: "message", text };
+  return { type: "account", action, passwords: rest };
 }
 
 /**

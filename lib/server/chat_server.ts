@@ -133,7 +133,7 @@ export class ChatServer {
       }
       await parts.store.subscribe((event) => {
         server.#history.record(event);
-        server.#hub.dispatch(event);
+        server.#hub.post(event);
       });
       await server.#primeHistory();
     } catch (error) {

@@ -56,7 +56,8 @@ class CachedEntry {
   readonly entry: HistoryEntry;
   /** Its text and the lines it is expected to be encoded to. */
   readonly size: number;
-  #lines = new Map<Dialect, Uint8Array>();
+  /** Made on first use: most entries are never encoded. */
+  #lines: Map<Dialect, Uint8Array> | undefined;
 
   /** `encodings`: how many encodings of it to count in its size. */
   constructor(entry: HistoryEntry, encodings: number) {
@@ -69,6 +70,7 @@ class CachedEntry {
   }
 
   line(dialect: Dialect): Uint8Array {
+    this.#lines ??= new Map();
     let bytes = this.#lines.get(dialect);
     if (bytes === undefined) {
       this.#lines.set(dialect, bytes = encoder.encode(`${dialect.history(this.entry)}\n`));

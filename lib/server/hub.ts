@@ -8,16 +8,18 @@
  * registered as buffering before its history is read; once the history (up
  * to id H) is written, buffered messages above H are delivered and the
  * session goes live, so it sees every message exactly once. The hub never
- * waits for a session: delivery only queues. In a big room, join and leave
- * notices that arrive together are delivered as one summary (see
- * `notice_summary.ts`).
+ * waits for a session: delivery only queues. Events posted in one turn of
+ * the event loop (a stored batch arrives as one) go out at the end of that
+ * turn as one {@linkcode FrameRun}, so a member queues one array for the lot.
+ * In a big room, join and leave notices that arrive together are delivered
+ * as one summary (see `notice_summary.ts`).
  *
  * @module
  */
 
 import type { HistorySnapshot } from "../store/store.ts";
 import type { ChatEvent } from "../protocol/model.ts";
-import { Frame } from "./frame.ts";
+import { Frame, FrameRun } from "./frame.ts";
 import { NoticeSummary } from "./notice_summary.ts";
 
 /** A session as the hub sees it. */
@@ -26,6 +28,8 @@ export interface Member {
   measure(frame: Frame): number;
   /** Takes one live event. Must not block; a slow member drops itself. */
   deliver(frame: Frame): void;
+  /** Takes several live events, in order, as {@linkcode deliver} would one by one. */
+  deliverRun(run: FrameRun): void;
 }
 
 /** Raised by {@linkcode Hub.join} when live events outgrew the joiner's limit. */
@@ -56,6 +60,8 @@ export class Hub {
   readonly #joining = new Map<Member, Buffer>();
   readonly #bufferLimitBytes: number;
   readonly #notices: NoticeSummary | undefined;
+  /** Frames posted in this turn, not yet delivered. */
+  #posted: Frame[] = [];
 
   /** @param bufferLimitBytes Most bytes buffered for one joining member. */
   constructor(bufferLimitBytes: number, options: HubOptions = {}) {
@@ -64,7 +70,7 @@ export class Hub {
     this.#notices = noticeRoomLimit === Infinity ? undefined : new NoticeSummary({
       roomLimit: noticeRoomLimit,
       windowMs: noticeWindowMs,
-      deliver: (frame) => this.#deliver(frame),
+      deliver: (frame) => this.#deliver([frame]),
     });
   }
 
@@ -73,10 +79,21 @@ export class Hub {
     return this.#live.size + this.#joining.size;
   }
 
-  /** Hands one event to every member. Give this to `Store.subscribe`. */
+  /** Hands one event to every member now, after whatever was posted before it. */
   dispatch(event: ChatEvent): void {
     if (event.type !== "message" && this.#notices?.hold(event, this.size)) return;
-    this.#deliver(Frame.of(event));
+    this.#deliver([Frame.of(event)]);
+  }
+
+  /**
+   * Hands one event to every member at the end of this turn of the event
+   * loop, in one run with every other event posted in it. Give this to
+   * `Store.subscribe`.
+   */
+  post(event: ChatEvent): void {
+    if (event.type !== "message" && this.#notices?.hold(event, this.size)) return;
+    this.#posted.push(Frame.of(event));
+    if (this.#posted.length === 1) queueMicrotask(() => this.#deliverPosted());
   }
 
   /** Drops notices held for a summary; later ones are delivered as they come. */
@@ -84,16 +101,35 @@ export class Hub {
     this.#notices?.close();
   }
 
-  #deliver(frame: Frame): void {
-    for (const member of this.#live) member.deliver(frame);
+  /** Delivers what was posted, so that nothing delivered later overtakes it. */
+  #deliverPosted(): void {
+    if (this.#posted.length === 0) return;
+    const frames = this.#posted;
+    this.#posted = [];
+    this.#send(frames);
+  }
+
+  #deliver(frames: Frame[]): void {
+    this.#deliverPosted();
+    this.#send(frames);
+  }
+
+  #send(frames: Frame[]): void {
+    const run = frames.length === 1 ? undefined : new FrameRun(frames);
+    for (const member of this.#live) {
+      if (run) member.deliverRun(run);
+      else member.deliver(frames[0]);
+    }
     for (const [member, buffer] of this.#joining) {
-      if (buffer.overflow) continue;
-      buffer.bytes += member.measure(frame);
-      if (buffer.bytes > this.#bufferLimitBytes) {
-        buffer.overflow = true;
-        buffer.frames = [];
-      } else {
-        buffer.frames.push(frame);
+      for (const frame of frames) {
+        if (buffer.overflow) break;
+        buffer.bytes += member.measure(frame);
+        if (buffer.bytes > this.#bufferLimitBytes) {
+          buffer.overflow = true;
+          buffer.frames = [];
+        } else {
+          buffer.frames.push(frame);
+        }
       }
     }
   }
@@ -117,10 +153,12 @@ export class Hub {
       const snapshot = await load();
       if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
       await send(snapshot);
+      // No await from here on: nothing can be dispatched in between. What was
+      // posted but not yet delivered goes to the buffer, to be checked below.
+      this.#deliverPosted();
       if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
       // It left while joining: do not bring it back.
       if (!this.#joining.has(member)) return;
-      // No await from here on: nothing can be dispatched in between.
       for (const frame of buffer.frames) {
         const { event } = frame;
         if (event?.type === "message" && event.id <= snapshot.lastId) continue;

@@ -142,6 +142,8 @@ export class OutboundQueue {
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #writing = false;
+  /** Waiting for the scheduler's next flush: asked once, not once per push. */
+  #scheduled = false;
   /** The writer loop's promise while `#writing`; not kept idle, as idle queues dominate memory. */
   #written: Promise<void> | undefined;
   /** How many callers wait for everything to be written: the writer then does not wait for flushes. */
@@ -175,7 +177,7 @@ export class OutboundQueue {
     }
     this.#chunks.push(bytes);
     this.#bytes += bytes.length;
-    if (!this.#writing) this.#options.scheduler.schedule(this);
+    if (!this.#writing) this.#schedule();
     this.#checkSoftLimit();
     return true;
   }
@@ -217,6 +219,7 @@ export class OutboundQueue {
 
   /** Starts the writer if there is output and none is running. */
   startWriting(): void {
+    this.#scheduled = false;
     if (this.#writing || this.#closed || this.#chunks.length === 0) return;
     this.#writing = true;
     this.#written = this.#writeLoop();
@@ -254,6 +257,12 @@ export class OutboundQueue {
     }
   }
 
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#options.scheduler.schedule(this);
+  }
+
   #tooSlow(reason: string): void {
     if (this.#reportedSlow) return;
     this.#reportedSlow = true;
@@ -280,7 +289,7 @@ export class OutboundQueue {
       this.#writing = false;
       this.#written = undefined;
       // What arrived during the write goes out with the next flush.
-      if (this.#chunks.length > 0 && !this.#closed) this.#options.scheduler.schedule(this);
+      if (this.#chunks.length > 0 && !this.#closed) this.#schedule();
     }
   }
 }

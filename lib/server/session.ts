@@ -20,7 +20,7 @@
 import type { AccountDesk, Asker } from "./account_desk.ts";
 import { AppendPipeline } from "./append_pipeline.ts";
 import type { ChatConn } from "./chat_conn.ts";
-import type { Frame } from "./frame.ts";
+import type { Frame, FrameRun } from "./frame.ts";
 import { handshake, type Identity } from "./handshake.ts";
 import type { CachedHistory, HistoryCache } from "./history_cache.ts";
 import { claimName, replayText } from "./resume.ts";
@@ -119,10 +119,7 @@ export class Session implements Member {
     return `${this.#conn.remoteAddr.hostname}:${this.#conn.remoteAddr.port}`;
   }
 
-  /**
-   * Ends the session for `reason`, unless it is already ending; {@linkcode run}
-   * then says the last words and closes.
-   */
+  /** Ends the session for `reason` unless it is ending already; `run` says the last words. */
   end(reason: SessionEnd): void {
     this.#endReason ??= reason;
     this.#stopping.abort();
@@ -165,15 +162,8 @@ export class Session implements Member {
     const held = await signIn(this.#options.desk, this.#asker(user), identity.password, io);
     if (held) return held;
     const claim = await claimName(roster, identity, origin, () => this.end({ kind: "name_lost" }));
-    if (!claim) {
-      return {
-        kind: "refused",
-        error: {
-          code: "name_taken",
-          text: `the name ${user} is taken by someone online; choose another`,
-        },
-      };
-    }
+    const taken = `the name ${user} is taken by someone online; choose another`;
+    if (!claim) return { kind: "refused", error: { code: "name_taken", text: taken } };
     if (claim.takenBack) {
       this.#options.metrics.resumes.name_taken_back.inc();
       logger.info("name taken back", { remote: this.#remote, user });
@@ -388,6 +378,14 @@ export class Session implements Member {
     if (event && this.#dialect.skips(event, event.origin === this.#options.origin)) return;
     const pushed = this.#outbound.push(frame.bytes(this.#dialect));
     if (pushed && event?.type === "message") this.#options.metrics.messagesDelivered.inc();
+  }
+
+  /** Queues a run of events as one array, unless this client's own are in it (they may be skipped). */
+  deliverRun(run: FrameRun): void {
+    const { origin, metrics } = this.#options;
+    if (run.hasOrigin(origin)) return run.frames.forEach((frame) => this.deliver(frame));
+    if (this.#stopping.signal.aborted || !this.#outbound.push(run.bytes(this.#dialect))) return;
+    metrics.messagesDelivered.inc(run.messages);
   }
 
   /** Queues reply lines; past the queue's limit the queue reports the client too slow. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Frame } from "../../lib/server/frame.ts";
+import type { Frame, FrameRun } from "../../lib/server/frame.ts";
 import type { Member } from "../../lib/server/hub.ts";
 import type { ChatEvent } from "../../lib/protocol/model.ts";
 import { textDialect } from "../../lib/protocol/text_dialect.ts";
@@ -15,6 +15,8 @@ const decoder = new TextDecoder();
 /** Keeps every frame delivered, measured in text-mode bytes. */
 export class RecordingMember implements Member {
   readonly frames: Frame[] = [];
+  /** The runs delivered as one. */
+  readonly runs: FrameRun[] = [];
 
   measure(frame: Frame): number {
     return frame.bytes(textDialect).length;
@@ -22,6 +24,12 @@ export class RecordingMember implements Member {
 
   deliver(frame: Frame): void {
     this.frames.push(frame);
+  }
+
+  /** Keeps the run's frames, and the run itself in {@linkcode runs}. */
+  deliverRun(run: FrameRun): void {
+    this.runs.push(run);
+    this.frames.push(...run.frames);
   }
 
   /** The room events delivered, leaving out lines the hub composed. */

@@ -250,3 +250,51 @@ Deno.test("a member that leaves while its join is pending is not made live when 
     "no event dispatched after leave reaches it",
   );
 });
+
+Deno.test("events posted in one turn reach each live member once, as one run in order", async () => {
+  const hub = new Hub(1 << 20);
+  const a = new RecordingMember();
+  const b = new RecordingMember();
+  await joinNow(hub, a);
+  await joinNow(hub, b);
+  const events = [message(1), notice("join", "carol"), message(2, "carol")];
+  for (const event of events) hub.post(event);
+  assert.deepEqual(a.frames, [], "nothing is delivered before the turn ends");
+  await Promise.resolve();
+  for (const member of [a, b]) {
+    assert.equal(member.runs.length, 1);
+    assert.deepEqual(member.events, events);
+  }
+  assert.strictEqual(a.runs[0], b.runs[0], "one run shared by every member");
+  hub.post(message(3));
+  await Promise.resolve();
+  assert.equal(a.runs.length, 1, "a lone event is delivered as a frame, not a run");
+  assert.deepEqual(a.events, [...events, message(3)]);
+});
+
+Deno.test("an event dispatched at once is delivered after the events posted before it", () => {
+  const hub = new Hub(1 << 20);
+  const member = new RecordingMember();
+  return joinNow(hub, member).then(() => {
+    hub.post(message(1));
+    hub.post(message(2));
+    hub.dispatch(notice("leave", "bob"));
+    assert.deepEqual(member.events, [message(1), message(2), notice("leave", "bob")]);
+  });
+});
+
+Deno.test("a member going live while events are posted gets those its history lacks, once", async () => {
+  const hub = new Hub(1 << 20);
+  const joiner = new RecordingMember();
+  const sent = Promise.withResolvers<void>();
+  const joined = hub.join(joiner, () => Promise.resolve(snapshotUpTo(2)), () => sent.promise);
+  await settle();
+  // The history's write completes, then in the same turn two events are
+  // posted: the join goes on before the posted run would be delivered.
+  sent.resolve();
+  hub.post(message(2));
+  hub.post(message(3));
+  await joined;
+  await settle();
+  assert.deepEqual(joiner.events, [message(3)]);
+});

@@ -92,3 +92,28 @@ Deno.test("a client that stops reading is disconnected as a slow consumer, count
   assert.deepEqual(seen.slice(-2), ["* slow left", "* online (1): writer"]);
   assert.equal(server.metrics.slowConsumersDisconnected.value, 1);
 });
+
+Deno.test("messages stored together reach everyone in order, and a text sender still never sees its own", async () => {
+  await using server = await InProcessServer.start();
+  await using ann = (await server.joinText("ann")).client;
+  await using bob = (await server.joinText("bob")).client;
+  await using cat = (await server.joinJson("cat")).client;
+  await ann.readUntil((line) => line === "* cat joined");
+  await bob.readUntil((line) => line === "* cat joined");
+
+  // One write of many lines each: a session stores what it read in one turn as one batch.
+  const lines = (user: string) => Array.from({ length: 30 }, (_, i) => `${user} ${i}`);
+  await Promise.all([ann.send(lines("ann").join("\n")), bob.send(lines("bob").join("\n"))]);
+  let messages = 0;
+  const fromCat =
+    (await cat.readUntil((line) => JSON.parse(line).type === "message" && ++messages === 60)).map((
+      line,
+    ) => JSON.parse(line)).filter((event) => event.type === "message");
+  const seenByAnn = await ann.readUntil((line) => line === "[bob]: bob 29");
+  const seenByBob = await bob.readUntil((line) => line === "[ann]: ann 29");
+
+  assert.deepEqual(seenByAnn, lines("bob").map((text) => `[bob]: ${text}`));
+  assert.deepEqual(seenByBob, lines("ann").map((text) => `[ann]: ${text}`));
+  const ids = fromCat.map((event) => event.id);
+  assert.deepEqual(ids, ids.map((_, i) => ids[0] + i), "a JSON client gets all 60, by id");
+});
