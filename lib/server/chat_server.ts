@@ -22,7 +22,7 @@ import { ConnectionLimiter } from "./connection_limiter.ts";
 import { parseNetworks } from "../util/cidr.ts";
 import type { Logger } from "../ops/log.ts";
 import type { ServerMetrics } from "../ops/chat_metrics.ts";
-import { FlushScheduler } from "./outbound_queue.ts";
+import { FlushScheduler } from "./flush_scheduler.ts";
 import type { Presence } from "../store/presence.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { Roster } from "./roster.ts";

@@ -1,16 +1,11 @@
 /**
- * Each connection's bounded outbound queue and its writer, plus the one
- * flush scheduler all connections share.
+ * Each connection's bounded outbound queue and its writer.
  *
  * Lines are queued as bytes (usually shared with every other recipient). A
  * queue writes everything it holds as one write, and only when the shared
- * scheduler says so: whatever piles up while a write is in flight waits for
- * the next flush too, so a connection is written at most once per flush
- * however many lines it receives. Each write costs a runtime op and a
- * syscall, and their number per second is what limits a busy server, so the
- * scheduler spaces flushes by the writes they start (see
- * {@linkcode paidUntil}): idle, a flush starts at the end of the current
- * turn; a thousand busy connections are flushed every ~40 ms. Output the
+ * scheduler says so (see `flush_scheduler.ts`): whatever piles up while a
+ * write is in flight waits for the next flush too, so a connection is
+ * written at most once per flush however many lines it receives. Output the
  * reader asked for and waits on ({@linkcode OutboundQueue.drain},
  * {@linkcode OutboundQueue.send}) is written without waiting for a flush.
  *
@@ -24,96 +19,13 @@
  * @module
  */
 
-import { clearImmediate, setImmediate } from "node:timers";
 import { concat } from "../util/bytes.ts";
 import { EXPIRED, within } from "../util/deadline.ts";
+import type { Flushable, FlushScheduler } from "./flush_scheduler.ts";
 
 /** Anything with `write` in the shape of `Deno.Conn`. */
 export interface ByteSink {
   write(bytes: Uint8Array): Promise<number>;
-}
-
-/** Options for {@linkcode FlushScheduler}. */
-export interface FlushSchedulerOptions {
-  /** Writes per second the flushes are spaced to stay under; defaults to 25,000. */
-  writesPerSecond?: number;
-  /** Longest a flush is put off, in milliseconds; defaults to 50. */
-  maxDelayMs?: number;
-  /** The clock, in milliseconds; defaults to `performance.now`. */
-  now?: () => number;
-}
-
-/**
- * Where the write budget stands after a flush of `writes` writes at `now`
- * (milliseconds): each write costs `1000 / writesPerSecond` ms of budget,
- * counted from `budgetAt` (when the writes already started are paid for) or
- * from now if that is past. The next flush waits until the result, so that
- * over any stretch of time no more than `writesPerSecond` writes start,
- * whether they came in few big flushes or many small ones.
- *
- * @example
- * ```ts
- * paidUntil(0, 100, 1000, 50_000); // 120: 1,000 writes are paid for 20 ms later
- * paidUntil(120, 105, 3, 50_000); // 120.06
- * paidUntil(120, 500, 3, 50_000); // 500.06: at light load the next flush may start at once
- * ```
- */
-export function paidUntil(
-  budgetAt: number,
-  now: number,
-  writes: number,
-  writesPerSecond: number,
-): number {
-  return Math.max(budgetAt, now) + writes * 1000 / writesPerSecond;
-}
-
-/** Starts the writes of every queue that has output, spacing flushes by their cost. */
-export class FlushScheduler {
-  readonly #writesPerSecond: number;
-  readonly #maxDelayMs: number;
-  readonly #now: () => number;
-  #dirty = new Set<OutboundQueue>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #immediate: ReturnType<typeof setImmediate> | undefined;
-  /** When the writes started so far are paid for (see {@linkcode paidUntil}). */
-  #budgetAt = -Infinity;
-
-  constructor(options: FlushSchedulerOptions = {}) {
-    this.#writesPerSecond = options.writesPerSecond ?? 25_000;
-    this.#maxDelayMs = options.maxDelayMs ?? 50;
-    this.#now = options.now ?? (() => performance.now());
-  }
-
-  /** How long from now until the next flush may start, in milliseconds. */
-  get delayMs(): number {
-    return Math.min(this.#maxDelayMs, Math.max(0, this.#budgetAt - this.#now()));
-  }
-
-  /** Asks for `queue` to be written at the next flush. */
-  schedule(queue: OutboundQueue): void {
-    this.#dirty.add(queue);
-    if (this.#timer !== undefined || this.#immediate !== undefined) return;
-    const delay = this.delayMs;
-    // A timer cannot fire sooner than about a millisecond; the end of this turn can.
-    if (delay < 1) this.#immediate = setImmediate(() => this.#run());
-    else this.#timer = setTimeout(() => this.#run(), delay);
-  }
-
-  /** Writes everything scheduled now and stops the timer. */
-  flushNow(): void {
-    this.#run();
-  }
-
-  #run(): void {
-    clearTimeout(this.#timer);
-    clearImmediate(this.#immediate);
-    this.#timer = undefined;
-    this.#immediate = undefined;
-    const dirty = this.#dirty;
-    this.#dirty = new Set();
-    this.#budgetAt = paidUntil(this.#budgetAt, this.#now(), dirty.size, this.#writesPerSecond);
-    for (const queue of dirty) queue.startWriting();
-  }
 }
 
 /** Options for {@linkcode OutboundQueue}. */
@@ -136,12 +48,14 @@ export interface OutboundQueueOptions {
 }
 
 /** A bounded queue of bytes for one connection, with its writer loop. */
-export class OutboundQueue {
+export class OutboundQueue implements Flushable {
   readonly #sink: ByteSink;
   readonly #options: OutboundQueueOptions;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #writing = false;
+  /** The scheduler's number of the flush that started the write in flight; 0 for a drain. */
+  #flush = 0;
   /** Waiting for the scheduler's next flush: asked once, not once per push. */
   #scheduled = false;
   /** The writer loop's promise while `#writing`; not kept idle, as idle queues dominate memory. */
@@ -217,12 +131,18 @@ export class OutboundQueue {
     }
   }
 
-  /** Starts the writer if there is output and none is running. */
-  startWriting(): void {
+  /**
+   * Starts the writer if there is output and none is running, for flush
+   * number `flush` of the scheduler (0: not for a flush). Returns whether it
+   * started.
+   */
+  startWriting(flush = 0): boolean {
     this.#scheduled = false;
-    if (this.#writing || this.#closed || this.#chunks.length === 0) return;
+    if (this.#writing || this.#closed || this.#chunks.length === 0) return false;
     this.#writing = true;
+    this.#flush = flush;
     this.#written = this.#writeLoop();
+    return true;
   }
 
   /**
@@ -288,6 +208,7 @@ export class OutboundQueue {
       // never find the writer "busy" after it has decided to stop.
       this.#writing = false;
       this.#written = undefined;
+      if (this.#flush !== 0) this.#options.scheduler.written(this.#flush);
       // What arrived during the write goes out with the next flush.
       if (this.#chunks.length > 0 && !this.#closed) this.#schedule();
     }

@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type ByteSink, FlushScheduler, OutboundQueue } from "../../lib/server/outbound_queue.ts";
+import { type ByteSink, OutboundQueue } from "../../lib/server/outbound_queue.ts";
+import { FlushScheduler } from "../../lib/server/flush_scheduler.ts";
 import { tcpPair } from "../helpers/tcp.ts";
 
 const encoder = new TextEncoder();
