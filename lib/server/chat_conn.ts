@@ -17,6 +17,11 @@ export interface ChatConn {
    * buffer is low again), which is how back pressure reaches the queue.
    */
   write(bytes: Uint8Array): Promise<number>;
+  /**
+   * Closes the connection. A read waiting then ends (resolves null or
+   * rejects): a session waits for input on nothing but its read, and its end
+   * wakes that read by closing.
+   */
   close(): void;
   /** The peer's address, as the connection limits count it. */
   readonly remoteAddr: Deno.NetAddr;

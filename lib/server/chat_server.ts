@@ -26,7 +26,8 @@ import { FlushScheduler } from "./flush_scheduler.ts";
 import type { Presence } from "../store/presence.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { Roster } from "./roster.ts";
-import { Session, type SessionLimits } from "./session.ts";
+import { Session } from "./session.ts";
+import type { SessionLimits, SessionOptions } from "./session_options.ts";
 import type { Store } from "../store/store.ts";
 import { errorLine, textDialect } from "../protocol/text_dialect.ts";
 import { TlsListener } from "./tls_listener.ts";
@@ -79,8 +80,12 @@ export class ChatServer {
   readonly #desk: AccountDesk;
   readonly #roster: Roster;
   readonly #limiter: ConnectionLimiter;
-  readonly #scheduler = new FlushScheduler();
-  readonly #sessions = new Map<Session, Promise<void>>();
+  /** What every session shares. */
+  readonly #sessionOptions: SessionOptions;
+  /** Each running session by its connection. */
+  readonly #sessions = new Map<ChatConn, Session>();
+  /** Made once accepting stops; resolved when the last session has ended. */
+  #allEnded: PromiseWithResolvers<void> | undefined;
   readonly #replica = crypto.randomUUID();
   #connections = 0;
   #stopping = false;
@@ -113,6 +118,16 @@ export class ChatServer {
       throttle: new LoginThrottle(),
       logger: parts.logger,
     });
+    this.#sessionOptions = {
+      ...parts,
+      desk: this.#desk,
+      hub: this.#hub,
+      history: this.#history,
+      roster: this.#roster,
+      scheduler: new FlushScheduler(),
+      limits: config,
+      onEnd: (conn) => this.#ended(conn),
+    };
     parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
   }
 
@@ -200,7 +215,7 @@ export class ChatServer {
     this.#roster.close();
     this.#listener?.close();
     const tls = this.#tls?.close();
-    for (const session of this.#sessions.keys()) {
+    for (const session of this.#sessions.values()) {
       session.end({ kind: "shutdown", graceMs: this.#config.shutdownGraceMs });
     }
     await tls;
@@ -230,8 +245,11 @@ export class ChatServer {
       }
     }
     if (this.#tls && !this.#stopping) await this.#stopped.promise;
-    this.#scheduler.flushNow();
-    await Promise.all(this.#sessions.values());
+    this.#sessionOptions.scheduler.flushNow();
+    if (this.#sessions.size > 0) {
+      this.#allEnded = Promise.withResolvers();
+      await this.#allEnded.promise;
+    }
     this.#hub.close();
   }
 
@@ -263,23 +281,18 @@ export class ChatServer {
       return refuse(conn, TOO_MANY_CONNECTIONS_REFUSAL);
     }
     metrics.connectionsAccepted.inc();
-    const session = new Session(conn, {
-      ...this.#parts,
-      desk: this.#desk,
-      hub: this.#hub,
-      history: this.#history,
-      roster: this.#roster,
-      scheduler: this.#scheduler,
-      origin: `${this.#replica}/${++this.#connections}`,
-      limits: this.#config,
-    });
-    this.#sessions.set(
-      session,
-      session.run().finally(() => {
-        this.#sessions.delete(session);
-        this.#limiter.release(address);
-      }),
-    );
+    const origin = `${this.#replica}/${++this.#connections}`;
+    const session = new Session(conn, this.#sessionOptions, origin);
+    this.#sessions.set(conn, session);
+    // Nothing per session waits on the run: `#ended` hears of its end, as idle sessions
+    // are most of the server's memory.
+    session.run();
+  }
+
+  #ended(conn: ChatConn): void {
+    this.#sessions.delete(conn);
+    this.#limiter.release(conn.remoteAddr.hostname);
+    if (this.#sessions.size === 0) this.#allEnded?.resolve();
   }
 }
 

@@ -17,62 +17,37 @@
  * @module
  */
 
-import type { AccountDesk, Asker } from "./account_desk.ts";
+import type { Asker } from "./account_desk.ts";
 import { AppendPipeline } from "./append_pipeline.ts";
 import type { ChatConn } from "./chat_conn.ts";
 import type { Frame, FrameRun } from "./frame.ts";
 import { handshake, type Identity } from "./handshake.ts";
-import type { CachedHistory, HistoryCache } from "./history_cache.ts";
+import type { CachedHistory } from "./history_cache.ts";
 import { claimName, replayText } from "./resume.ts";
-import type { Hub, Member } from "./hub.ts";
-import { type Line, readLines } from "../util/line_reader.ts";
-import type { Logger } from "../ops/log.ts";
-import type { ServerMetrics } from "../ops/chat_metrics.ts";
-import type { FlushScheduler } from "./flush_scheduler.ts";
+import type { Member } from "./hub.ts";
+import { type Line, LineReader } from "../util/line_reader.ts";
 import { OutboundQueue } from "./outbound_queue.ts";
 import type { Dialect, Request } from "../protocol/dialect.ts";
 import { FloodGuard } from "./flood_guard.ts";
-import type { Roster } from "./roster.ts";
 import { endFor, lastWords, recordEnd, type SessionEnd, SlowClientError } from "./session_end.ts";
+import { announce, postMessage } from "./room_posts.ts";
 import { signIn } from "./sign_in.ts";
-import type { HistorySnapshot, Store } from "../store/store.ts";
+import type { HistorySnapshot } from "../store/store.ts";
+import type { SessionLimits, SessionOptions } from "./session_options.ts";
 import { textDialect } from "../protocol/text_dialect.ts";
-
-/** What a session needs from the server. */
-export interface SessionOptions {
-  hub: Hub;
-  /** The newest history, ready to send; joins it does not cover read `store`. */
-  history: HistoryCache;
-  store: Store;
-  roster: Roster;
-  /** Passwords and account requests; a registered name must pass `sign_in.ts` before its claim. */
-  desk: AccountDesk;
-  scheduler: FlushScheduler;
-  logger: Logger;
-  metrics: ServerMetrics;
-  /** Unique across replicas: marks this connection's own events and name claim. */
-  origin: string;
-  limits: SessionLimits;
-}
-
-/** The per-connection limits (see `config.ts` for their meaning). */
-export interface SessionLimits {
-  maxLineBytes: number;
-  handshakeTimeoutMs: number;
-  queueLimitBytes: number;
-  queueSoftLimitBytes: number;
-  queueSoftMs: number;
-  historyReplay: number;
-  historyLimit: number;
-  rateLimit: number;
-  rateBurst: number;
-}
 
 /**
  * Silence after which bytes without a line break count as a line: the old
  * Python client sends its name and each message as one write without `\n`.
  */
 const UNTERMINATED_LINE_MS = 50;
+
+/**
+ * The idle read buffer: most lines fit, a longer one grows it while it
+ * streams in (see `line_reader.ts`), and idle connections are most of the
+ * server's memory.
+ */
+const READ_BUFFER_BYTES = 256;
 
 /** How long a leaving client's last output may take to be written. */
 const LINGER_MS = 2_000;
@@ -85,25 +60,39 @@ const APPENDS_IN_FLIGHT = 64;
 
 const encoder = new TextEncoder();
 
-/** One connected client, from its first byte to its close; its own hub member, to stay small idle. */
+/**
+ * One connected client, from its first byte to its close; its own hub member.
+ *
+ * Idle connections are most of the server's memory, so a joined client that
+ * sends nothing holds the least that can serve it: {@linkcode run} waits on
+ * the connection's own read (no generator, timer or abort listener), and
+ * what only a busy or joining client needs is made on first use.
+ */
 export class Session implements Member {
   readonly #conn: ChatConn;
   readonly #options: SessionOptions;
+  /** Unique across replicas: marks this connection's own events and name claim. */
+  readonly #origin: string;
   readonly #outbound: OutboundQueue;
   readonly #limits: SessionLimits;
   #flood: FloodGuard | undefined;
-  /** Aborted once the session is asked to end; every wait of `run` listens to it. */
-  readonly #stopping = new AbortController();
+  /** While joining: aborted once the session is asked to end, for the waits that listen to it. */
+  #stopping: AbortController | undefined;
   #endReason: SessionEnd | null = null;
+  /** The one path to the end (see {@linkcode end}), once started. */
+  #finishing: Promise<void> | undefined;
+  /** Whether {@linkcode run} waits for input with nothing else in flight. */
+  #parked = false;
   #dialect: Dialect = textDialect;
   /** The name from the handshake, for the log. */
   #user: string | undefined;
   #joined = false;
-  readonly #appends = new AppendPipeline(APPENDS_IN_FLIGHT);
+  #appends: AppendPipeline | undefined;
 
-  constructor(conn: ChatConn, options: SessionOptions) {
+  constructor(conn: ChatConn, options: SessionOptions, origin: string) {
     this.#conn = conn;
     this.#options = options;
+    this.#origin = origin;
     this.#limits = options.limits;
     this.#outbound = new OutboundQueue(conn, {
       limitBytes: this.#limits.queueLimitBytes,
@@ -120,34 +109,70 @@ export class Session implements Member {
     return `${this.#conn.remoteAddr.hostname}:${this.#conn.remoteAddr.port}`;
   }
 
-  /** Ends the session for `reason` unless it is ending already; `run` says the last words. */
+  /**
+   * Ends the session for `reason`, unless it is already ending: no further
+   * line is handled, and {@linkcode #finish} says the last words and closes,
+   * once what is in flight is done. A session parked on its read is finished
+   * from here; closing the connection then ends that read.
+   */
   end(reason: SessionEnd): void {
-    this.#endReason ??= reason;
-    this.#stopping.abort();
+    if (this.#endReason !== null) return;
+    this.#endReason = reason;
+    this.#stopping?.abort();
+    if (this.#parked) this.#finishing = this.#finish(reason);
   }
 
-  /** Serves the connection until the session ends, then closes it. */
+  /** Serves the connection until the session ends, then closes it and says so to `onEnd`. */
   async run(): Promise<void> {
-    const lines = readLines(this.#conn, {
+    const reader = new LineReader(this.#conn, {
       maxLineBytes: this.#limits.maxLineBytes,
+      minBufferBytes: READ_BUFFER_BYTES,
       idleFlushMs: UNTERMINATED_LINE_MS,
-      signal: this.#stopping.signal,
     });
-    let ended: SessionEnd;
+    let ended: SessionEnd | null;
     try {
-      ended = await this.#serve(lines);
+      ended = await this.#join(reader);
+      // One loop for the joined client, awaiting nothing but the read while idle.
+      while (ended === null && this.#endReason === null) {
+        const line = reader.take();
+        if (line) {
+          ended = await this.#handle(line, this.#user!);
+        } else if (reader.done) {
+          ended = { kind: "peer_gone" };
+        } else {
+          this.#parked = true;
+          const outcome = await reader.read();
+          this.#parked = false;
+          reader.receive(outcome);
+        }
+      }
     } catch (error) {
       ended = endFor(error as Error);
     }
-    // Messages already read are stored (or reported not sent) before the end.
-    await this.#appends.settled();
-    this.end(ended);
-    await this.#finish(this.#endReason!);
+    this.#parked = false;
+    if (ended) this.end(ended);
+    this.#finishing ??= this.#finish(this.#endReason!);
+    try {
+      await this.#finishing;
+    } finally {
+      this.#options.onEnd(this.#conn);
+    }
   }
 
-  async #serve(lines: AsyncGenerator<Line>): Promise<SessionEnd> {
-    const { hub, history, store, roster, logger, origin } = this.#options;
-    const { signal } = this.#stopping;
+  /** The stop signal of the waits made while joining. */
+  get #signal(): AbortSignal {
+    if (this.#stopping === undefined) {
+      this.#stopping = new AbortController();
+      if (this.#endReason !== null) this.#stopping.abort();
+    }
+    return this.#stopping.signal;
+  }
+
+  /** From the first line to the join announced: null once joined, or how the session ends. */
+  async #join(lines: LineReader): Promise<SessionEnd | null> {
+    const { hub, history, store, roster, logger } = this.#options;
+    const origin = this.#origin;
+    const signal = this.#signal;
     const greeted = await handshake(lines, { ...this.#limits, signal });
     if (!("identity" in greeted)) {
       this.#dialect = greeted.dialect;
@@ -162,7 +187,7 @@ export class Session implements Member {
     const io = { lines, dialect: identity.dialect, reply, timeoutMs, signal };
     const held = await signIn(this.#options.desk, this.#asker(user), identity.password, io);
     if (held) return held;
-    const claim = await claimName(roster, identity, origin, () => this.end({ kind: "name_lost" }));
+    const claim = await claimName(roster, identity, origin, this.#onNameLost());
     const taken = `the name ${user} is taken by someone online; choose another`;
     if (!claim) return { kind: "refused", error: { code: "name_taken", text: taken } };
     if (claim.takenBack) {
@@ -190,19 +215,21 @@ export class Session implements Member {
     this.#joined = true;
     logger.info("joined", { remote: this.#remote, user });
     await this.#announce("join", user);
-    // The reader ends at the abort (it has `signal`); a line it already read is not handled after.
-    while (!signal.aborted) {
-      const next = await lines.next();
-      if (next.done) break;
-      const ended = await this.#handle(next.value, user);
-      if (ended) return ended;
-    }
-    return { kind: "peer_gone" };
+    // Nothing waits on it any more; an end from now on is seen by `run`'s loop.
+    this.#stopping = undefined;
+    return null;
+  }
+
+  /** What the roster calls if the name claim is lost: made here, so that it holds only `this`. */
+  #onNameLost(): () => void {
+    return () => this.end({ kind: "name_lost" });
   }
 
   /** The one way a session ends. */
   async #finish(ended: SessionEnd): Promise<void> {
-    const { hub, roster, logger, metrics, origin } = this.#options;
+    // Messages already read are stored (or reported not sent) before the end.
+    await this.#appends?.settled();
+    const { hub, roster, logger, metrics } = this.#options;
     const fields = { remote: this.#remote, user: this.#user };
     recordEnd(ended, fields, logger, metrics);
     hub.leave(this);
@@ -213,7 +240,7 @@ export class Session implements Member {
       ? await this.#outbound.send(words.bytes, words.timeoutMs)
       : await this.#outbound.drain(LINGER_MS);
     if (!written) this.#close();
-    await roster.release(origin);
+    await roster.release(this.#origin);
     if (this.#joined) {
       logger.info("left", fields);
       await this.#announce("leave", this.#user!);
@@ -232,7 +259,7 @@ export class Session implements Member {
 
   /** Writes output the client asked for, failing if it is not read in time. */
   async #sendBytes(bytes: Uint8Array): Promise<void> {
-    const sent = await this.#outbound.send(bytes, WRITE_TIMEOUT_MS, this.#stopping.signal);
+    const sent = await this.#outbound.send(bytes, WRITE_TIMEOUT_MS, this.#signal);
     if (!sent) throw new SlowClientError(`history not read within ${WRITE_TIMEOUT_MS / 1000} s`);
   }
 
@@ -318,53 +345,24 @@ export class Session implements Member {
   /** Starts storing a message; returns once the next line may be read. */
   async #send(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
     this.#options.metrics.messagesReceived.inc();
+    this.#appends ??= new AppendPipeline(APPENDS_IN_FLIGHT);
     await this.#appends.add(() => this.#append(request, user));
   }
 
   /** Stores one message; on failure the client hears it was not sent. Never rejects. */
   async #append(request: Extract<Request, { type: "message" }>, user: string): Promise<void> {
-    const { metrics } = this.#options;
-    const started = performance.now();
-    try {
-      await this.#options.store.append({
-        user,
-        text: request.text,
-        ts: Date.now(),
-        origin: this.#options.origin,
-        ...request.ref === undefined ? {} : { ref: request.ref },
-      });
-      metrics.storeAppendSeconds.observe((performance.now() - started) / 1000);
-      metrics.messagesStored.inc();
-    } catch (error) {
-      metrics.rejected.store_unavailable.inc();
-      this.#options.logger.warn("message not stored", {
-        remote: this.#remote,
-        user,
-        error: (error as Error).message,
-      });
-      this.#reply(this.#dialect.error({
-        code: "not_sent",
-        text: "not sent: the chat store is unavailable; try again shortly",
-        ...request.ref === undefined ? {} : { ref: request.ref },
-      }));
-    }
+    const { text, ref } = request;
+    const post = { user, text, origin: this.#origin, ...ref === undefined ? {} : { ref } };
+    if (await postMessage(this.#options, post, this.#remote)) return;
+    this.#reply(this.#dialect.error({
+      code: "not_sent",
+      text: "not sent: the chat store is unavailable; try again shortly",
+      ...ref === undefined ? {} : { ref },
+    }));
   }
 
-  async #announce(type: "join" | "leave", user: string): Promise<void> {
-    try {
-      await this.#options.store.publish({
-        type,
-        user,
-        ts: Date.now(),
-        origin: this.#options.origin,
-      });
-    } catch (error) {
-      this.#options.logger.warn(`${type} not announced`, {
-        remote: this.#remote,
-        user,
-        error: (error as Error).message,
-      });
-    }
+  #announce(type: "join" | "leave", user: string): Promise<void> {
+    return announce(this.#options, type, { user, origin: this.#origin, remote: this.#remote });
   }
 
   /** The bytes {@linkcode deliver} would queue for `frame` (see `hub.ts`). */
@@ -374,19 +372,18 @@ export class Session implements Member {
 
   /** Queues one live event or notice from the hub, unless this client does not get it. */
   deliver(frame: Frame): void {
-    if (this.#stopping.signal.aborted) return;
+    if (this.#endReason !== null) return;
     const { event } = frame;
-    if (event && this.#dialect.skips(event, event.origin === this.#options.origin)) return;
+    if (event && this.#dialect.skips(event, event.origin === this.#origin)) return;
     const pushed = this.#outbound.push(frame.bytes(this.#dialect));
     if (pushed && event?.type === "message") this.#options.metrics.messagesDelivered.inc();
   }
 
   /** Queues a run of events as one array, unless this client's own are in it (they may be skipped). */
   deliverRun(run: FrameRun): void {
-    const { origin, metrics } = this.#options;
-    if (run.hasOrigin(origin)) return run.frames.forEach((frame) => this.deliver(frame));
-    if (this.#stopping.signal.aborted || !this.#outbound.push(run.bytes(this.#dialect))) return;
-    metrics.messagesDelivered.inc(run.messages);
+    if (run.hasOrigin(this.#origin)) return run.frames.forEach((frame) => this.deliver(frame));
+    if (this.#endReason !== null || !this.#outbound.push(run.bytes(this.#dialect))) return;
+    this.#options.metrics.messagesDelivered.inc(run.messages);
   }
 
   /** Queues reply lines; past the queue's limit the queue reports the client too slow. */

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   type ByteSource,
   type Line,
+  LineReader,
   type LineReaderOptions,
   readLines,
 } from "../../lib/util/line_reader.ts";
@@ -331,48 +332,47 @@ Deno.test("an overlong line is not idle-flushed: silence while discarding yields
   }
 });
 
-Deno.test("an abort ends the lines while a read waits, and the read failing on close is not unhandled", async () => {
-  const { client, server } = await tcpPair();
-  const stop = new AbortController();
-  try {
-    const lines = readLines(server, { maxLineBytes: 100, idleFlushMs: 50, signal: stop.signal });
-    await client.write(encoder.encode("one\n"));
-    assert.deepEqual(await within(lines.next(), 1000, "first line"), {
-      done: false,
-      value: line("one"),
-    });
-    const waiting = lines.next();
-    stop.abort();
-    assert.deepEqual(await within(waiting, 1000, "end after abort"), {
-      done: true,
-      value: undefined,
-    });
-    assert.deepEqual(await lines.next(), { done: true, value: undefined }, "and it stays ended");
-  } finally {
-    client.close();
-    server.close();
-  }
+Deno.test("while no partial line waits, a read is the source's own read, so an idle reader holds nothing else", async () => {
+  const waiting = Promise.withResolvers<number | null>();
+  const source: ByteSource = { read: () => waiting.promise };
+  const reader = new LineReader(source, { maxLineBytes: 100, idleFlushMs: 50 });
+  assert.equal(reader.take(), undefined);
+  assert.equal(reader.read(), waiting.promise);
+  waiting.resolve(null);
+  reader.receive(await reader.read());
+  assert.equal(reader.take(), undefined);
+  assert.equal(reader.done, true);
 });
 
-Deno.test("an abort also ends the lines while a partial line waits for its idle flush", async () => {
-  const { client, server } = await tcpPair();
-  const stop = new AbortController();
-  try {
-    const lines = readLines(server, {
-      maxLineBytes: 100,
-      idleFlushMs: 60_000,
-      signal: stop.signal,
-    });
-    await client.write(encoder.encode("part"));
-    const waiting = lines.next();
-    await sleep(20);
-    stop.abort();
-    assert.deepEqual(await within(waiting, 1000, "end after abort"), {
-      done: true,
-      value: undefined,
-    });
-  } finally {
-    client.close();
-    server.close();
+Deno.test("lines already read are taken one by one without reading again", async () => {
+  const source = new ChunkSource(["one\ntwo\nthr", "ee\n"]);
+  const reader = new LineReader(source, { maxLineBytes: 100 });
+  reader.receive(await reader.read());
+  assert.deepEqual([reader.take(), reader.take(), reader.take()], [
+    line("one"),
+    line("two"),
+    undefined,
+  ]);
+  assert.equal(source.bufferSizes.length, 1, "one read so far");
+  reader.receive(await reader.read());
+  assert.deepEqual(reader.take(), line("three"));
+});
+
+Deno.test("closing the connection ends a waiting read, also while a partial line waits for its flush, and leaves no timer", async () => {
+  for (const bytes of ["", "part"]) {
+    const { client, server } = await tcpPair();
+    try {
+      const reader = new LineReader(server, { maxLineBytes: 100, idleFlushMs: 60_000 });
+      if (bytes) {
+        await client.write(encoder.encode(bytes));
+        reader.receive(await reader.read());
+        assert.equal(reader.take(), undefined, "a partial line is not a line yet");
+      }
+      const waiting = reader.read();
+      server.close();
+      await assert.rejects(within(waiting, 1000, "end after close"), Deno.errors.Interrupted);
+    } finally {
+      client.close();
+    }
   }
 });
