@@ -10,6 +10,11 @@
  * commit, so the number of commits per second stays bounded by the store's
  * round trip instead of growing with the number of messages.
  *
+ * A store that applies commits in the order they were started (one Redis
+ * connection does) may have more than one in flight: the next batch then
+ * goes out while the last one's answer is on its way, instead of waiting a
+ * whole round trip.
+ *
  * Each append still has its own outcome: it resolves with its stored message,
  * or rejects with the batch's error (a failed batch stored none of its
  * messages). It does not retry, and it knows neither Redis nor SQLite.
@@ -29,6 +34,11 @@ export interface AppendBatcherOptions {
   maxMessages?: number;
   /** Most bytes of message text in one batch (a batch always takes one message); defaults to 1 MiB. */
   maxBytes?: number;
+  /**
+   * Most commits in flight; defaults to 1. More only for a store that
+   * applies commits in the order they were started.
+   */
+  maxInFlight?: number;
 }
 
 interface Waiting {
@@ -37,19 +47,21 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-/** Turns single appends into ordered batches with one commit in flight at a time. */
+/** Turns single appends into ordered batches, committed in order. */
 export class AppendBatcher {
   readonly #commit: CommitBatch;
   readonly #maxMessages: number;
   readonly #maxBytes: number;
+  readonly #maxInFlight: number;
   #waiting: Waiting[] = [];
-  #committing = false;
+  #committing = 0;
   #scheduled = false;
 
   constructor(commit: CommitBatch, options: AppendBatcherOptions = {}) {
     this.#commit = commit;
     this.#maxMessages = options.maxMessages ?? 1_000;
     this.#maxBytes = options.maxBytes ?? 1 << 20;
+    this.#maxInFlight = options.maxInFlight ?? 1;
   }
 
   /** Messages appended and not yet committed (in flight excluded). */
@@ -68,9 +80,9 @@ export class AppendBatcher {
     });
   }
 
-  /** Commits at the end of this turn, unless a commit is in flight (it commits the rest when done). */
+  /** Commits at the end of this turn, unless all commits are in flight (one commits the rest when done). */
   #schedule(): void {
-    if (this.#committing || this.#scheduled) return;
+    if (this.#committing >= this.#maxInFlight || this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -79,8 +91,8 @@ export class AppendBatcher {
   }
 
   async #commitNext(): Promise<void> {
-    if (this.#committing || this.#waiting.length === 0) return;
-    this.#committing = true;
+    if (this.#committing >= this.#maxInFlight || this.#waiting.length === 0) return;
+    this.#committing++;
     const batch = this.#take();
     try {
       const stored = await this.#commit(batch.map((waiting) => waiting.message));
@@ -88,7 +100,7 @@ export class AppendBatcher {
     } catch (error) {
       for (const waiting of batch) waiting.reject(error);
     } finally {
-      this.#committing = false;
+      this.#committing--;
       // What arrived during the commit waited a whole round trip already.
       if (this.#waiting.length > 0) void this.#commitNext();
     }

@@ -74,13 +74,24 @@ type Backend = ReturnType<typeof createBackend>;
  * ```
  */
 export class RedisLink {
-  /** Whether Redis is a Cluster (so Pub/Sub is sharded and keys are routed). */
-  readonly cluster: boolean;
   readonly #backend: Backend;
 
   private constructor(backend: Backend) {
     this.#backend = backend;
-    this.cluster = backend.kind === "cluster";
+  }
+
+  /** Whether Redis is a Cluster (so Pub/Sub is sharded and keys are routed). */
+  get cluster(): boolean {
+    return this.#backend.kind === "cluster";
+  }
+
+  /**
+   * Whether commands go out on one connection as they are sent, so Redis
+   * runs them in that order; through a Sentinel or a Cluster node-redis may
+   * first wait for the node's client.
+   */
+  get direct(): boolean {
+    return this.#backend.kind === "client";
   }
 
   /**
@@ -323,5 +334,17 @@ export class RedisCalls {
       if (!String((error as Error).cause ?? "").includes("NOSCRIPT")) throw error;
       return await this.send(keys[0], ["EVAL", script, ...tail]);
     }
+  }
+
+  /**
+   * Runs a Lua script with EVAL, sending its text every time. Calls made one
+   * after another run in that order even when Redis has lost its script
+   * cache: with {@linkcode script}, an EVALSHA refused for a missing script
+   * is sent again, possibly after a later call that found it.
+   *
+   * @throws {StoreUnavailableError}
+   */
+  evaluate(script: string, keys: string[], args: string[]): Promise<unknown> {
+    return this.send(keys[0], ["EVAL", script, String(keys.length), ...keys, ...args]);
   }
 }

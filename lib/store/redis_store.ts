@@ -71,7 +71,7 @@ export class RedisStore implements Store {
   readonly #options: RedisStoreOptions;
   readonly #keys: { list: string; seq: string; oldSeq: string; epoch: string; channel: string };
   readonly #calls: RedisCalls;
-  readonly #batcher = new AppendBatcher((batch) => this.#commit(batch));
+  readonly #batcher: AppendBatcher;
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
   #catchingUp = false;
@@ -84,6 +84,9 @@ export class RedisStore implements Store {
     this.#commands = commands;
     this.#subscriber = subscriber;
     this.#options = options;
+    // A second batch may go out before the first is answered only where Redis runs them as sent.
+    const maxInFlight = commands.direct ? 2 : 1;
+    this.#batcher = new AppendBatcher((batch) => this.#commit(batch), { maxInFlight });
     this.#calls = new RedisCalls(commands, {
       label: "Redis",
       timeoutMs: options.commandTimeoutMs ?? 5_000,
@@ -166,18 +169,17 @@ export class RedisStore implements Store {
     }
     const keys = [this.#keys.list, this.#keys.seq, this.#keys.epoch];
     if (!this.#commands.cluster) keys.push(this.#keys.oldSeq);
-    const first = Number(await this.#calls.script(APPEND, keys, args));
+    // EVAL, not EVALSHA: a batch refused for a missing script must not be
+    // stored after the batch sent behind it.
+    const first = Number(await this.#calls.evaluate(APPEND, keys, args));
     await this.#awaitReplicas(first + batch.length - 1);
     return stored.map((fields, index) => ({ id: first + index, ...fields }));
   }
 
   async publish(notice: Notice): Promise<void> {
     const command = this.#commands.cluster ? "SPUBLISH" : "PUBLISH";
-    await this.#calls.send(this.#keys.channel, [
-      command,
-      this.#keys.channel,
-      JSON.stringify(notice),
-    ]);
+    const { channel } = this.#keys;
+    await this.#calls.send(channel, [command, channel, JSON.stringify(notice)]);
   }
 
   async history(limit: number): Promise<HistorySnapshot> {

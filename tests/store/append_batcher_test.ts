@@ -94,3 +94,22 @@ Deno.test("a batch takes at most its message limit; the rest follow in the next 
   store.answer();
   assert.deepEqual((await Promise.all(all)).map((message) => message.id), [1, 2, 3]);
 });
+
+Deno.test("with two commits allowed in flight, the next batch goes out before the first is answered, and outcomes keep the order", async () => {
+  const store = new ManualStore();
+  const batcher = new AppendBatcher(store.commit, { maxInFlight: 2 });
+  const first = batcher.append(newMessage("a"));
+  await endOfTurn();
+  const second = ["b", "c"].map((text) => batcher.append(newMessage(text)));
+  await endOfTurn();
+  const third = batcher.append(newMessage("d"));
+  await endOfTurn();
+  assert.deepEqual(store.batches, [["a"], ["b", "c"]], "two in flight, the third batch waits");
+  store.answer();
+  assert.equal((await first).id, 1);
+  await endOfTurn();
+  assert.deepEqual(store.batches, [["a"], ["b", "c"], ["d"]]);
+  store.answer();
+  store.answer();
+  assert.deepEqual((await Promise.all([...second, third])).map((message) => message.id), [2, 3, 4]);
+});

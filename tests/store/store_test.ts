@@ -236,6 +236,30 @@ Deno.test("Redis store", async (t) => {
     },
   );
 
+  await t.step(
+    "appends made back to back over many turns are stored in the order made, two batches in flight",
+    async () => {
+      const store = await openRedis("in_flight_order", 1000);
+      try {
+        const appends: Promise<{ id: number }>[] = [];
+        for (let i = 1; i <= 300; i++) {
+          appends.push(store.append({ user: "ann", text: `m${i}`, ts: i, origin: "o" }));
+          // A new turn every 5 appends: many batches, two of them in flight at a time.
+          if (i % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        const ids = (await Promise.all(appends)).map((stored) => stored.id);
+        assert.deepEqual(ids, ids.map((_, i) => ids[0] + i), "ids follow the order of the appends");
+        const snapshot = await store.history(1000);
+        assert.deepEqual(
+          snapshot.entries.map((entry) => entry.type === "message" ? entry.text : entry.line),
+          ids.map((_, i) => `m${i + 1}`),
+        );
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
   await t.step("a lost id counter never reissues an id still in the list", async () => {
     const store = await openRedis("lost_counter", 100);
     try {
