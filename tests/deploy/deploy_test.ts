@@ -589,8 +589,9 @@ function compileCommand(output: string): string[] {
   return found.slice(0, found.indexOf("&&") === -1 ? undefined : found.indexOf("&&"));
 }
 
-function permissionFlags(words: string[]): string[] {
-  return words.filter((word) => word.startsWith("--allow-")).sort();
+/** The permissions and V8 settings among a command's words. */
+function runtimeFlags(words: string[]): string[] {
+  return words.filter((word) => /^--(allow-|v8-flags=)/.test(word)).sort();
 }
 
 Deno.test("the Dockerfile pins its base images to the Deno version CI tests with", async () => {
@@ -606,20 +607,20 @@ Deno.test("the Dockerfile pins its base images to the Deno version CI tests with
   assert.equal(deno?.getImageTag(), version);
 });
 
-Deno.test("the image's binary is compiled with exactly the server task's permissions", () => {
+Deno.test("the image's binary is compiled with exactly the server task's permissions and V8 settings", () => {
   const copy = instructions(finalStage, "COPY").map(args).find((words) =>
     words.at(-1) === "/app/chat-server"
   );
   assert.ok(copy, "the final stage copies the binary to /app/chat-server");
   const compiled = compileCommand(copy.at(-2)!);
   assert.equal(compiled.at(-1), "server.ts");
-  const task = permissionFlags(denoJson.tasks.server.split(/\s+/));
-  assert.deepEqual(permissionFlags(compiled), task);
+  const task = runtimeFlags(denoJson.tasks.server.split(/\s+/));
+  assert.deepEqual(runtimeFlags(compiled), task);
   // The compile task builds the same binary outside Docker.
   const compileServer = (denoJson.tasks.compile ?? "").split("&&").map((part) => part.split(/\s+/))
     .find((words) => words.includes("compile") && words.includes("server.ts"));
   assert.ok(compileServer, "the compile task compiles server.ts");
-  assert.deepEqual(permissionFlags(compileServer), task);
+  assert.deepEqual(runtimeFlags(compileServer), task);
 });
 
 Deno.test("the image runs as a numeric non-root user, exposes the server's ports and checks health without a shell", () => {
