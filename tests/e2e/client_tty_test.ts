@@ -183,7 +183,7 @@ Deno.test("NO_COLOR: no colour or style on the screen at all", async () => {
 });
 
 Deno.test("a server gone for good: the client says so, gives up, exits 1 and restores the terminal", async () => {
-  const server = await ServerProcess.start();
+  await using server = await ServerProcess.start();
   await using tty = await startClient(server.port, { args: ["--reconnect-timeout", "1"] });
   await tty.type("unsent draft");
   await server.stop();

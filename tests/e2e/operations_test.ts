@@ -58,7 +58,7 @@ Deno.test("healthz is alive and readyz follows the Redis connection", async () =
 
 Deno.test("readyz says not ready while the server shuts down, until it exits", async () => {
   const env = { SHUTDOWN_GRACE: "3", RATE_LIMIT: "100000", RATE_BURST: "100000" };
-  const server = await ServerProcess.start({ env });
+  await using server = await ServerProcess.start({ env });
   // A client that never reads, with more history than the socket buffers
   // hold, keeps the shutdown busy for the whole grace period.
   const { client: writer } = await TextClient.join(server.port, "writer");
@@ -159,7 +159,7 @@ Deno.test("JSON logs are one object per line, without the Redis password or mess
   const addUser = () =>
     redis.command("ACL", "SETUSER", "chat", "on", `>${password}`, "~*", "&*", "+@all");
   await addUser();
-  const server = await ServerProcess.start({
+  await using server = await ServerProcess.start({
     env: {
       REDIS_HOST: "127.0.0.1",
       REDIS_PORT: String(redis.port),

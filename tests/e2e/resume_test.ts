@@ -161,7 +161,8 @@ Deno.test("the client tells its user that the history was reset, and shows it af
     await client.until((_, err) => err.includes("connected to"), "the client to join");
     await client.write("before\n");
     await client.until((out) => out.includes("zoe: before"), "the receipt");
-    await server.stop();
+    // Stopped for good, its data directory with it: the next server starts afresh.
+    await server[Symbol.asyncDispose]();
     await client.until((_, err) => err.includes("reconnecting"), "the drop");
     await redis.command("FLUSHALL");
     server = await ServerProcess.start({ env, port });

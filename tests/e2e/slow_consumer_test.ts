@@ -116,7 +116,7 @@ async function chat(
 
 async function stopChat({ server, readers, senders }: Chat): Promise<void> {
   await Promise.all([...readers, ...senders].map((client) => client.close()));
-  await server.stop();
+  await server[Symbol.asyncDispose]();
 }
 
 Deno.test("a client that stops reading is disconnected past the hard queue limit while the others get every message and the server's memory stays bounded", async () => {
