@@ -148,7 +148,7 @@ export class ChatServer {
       }
       await parts.store.subscribe((event) => {
         server.#history.record(event);
-        server.#hub.post(event);
+        server.#hub.dispatch(event);
       });
       await server.#primeHistory();
     } catch (error) {

@@ -8,7 +8,7 @@
  * registered as buffering before its history is read; once the history (up
  * to id H) is written, buffered messages above H are delivered and the
  * session goes live, so it sees every message exactly once. The hub never
- * waits for a session: delivery only queues. Events posted in one turn of
+ * waits for a session: delivery only queues. Events dispatched in one turn of
  * the event loop (a stored batch arrives as one) go out at the end of that
  * turn as one {@linkcode FrameRun}, so a member queues one array for the lot.
  * In a big room, join and leave notices that arrive together are delivered
@@ -60,8 +60,8 @@ export class Hub {
   readonly #joining = new Map<Member, Buffer>();
   readonly #bufferLimitBytes: number;
   readonly #notices: NoticeSummary | undefined;
-  /** Frames posted in this turn, not yet delivered. */
-  #posted: Frame[] = [];
+  /** Frames dispatched in this turn, not yet delivered. */
+  #pending: Frame[] = [];
 
   /** @param bufferLimitBytes Most bytes buffered for one joining member. */
   constructor(bufferLimitBytes: number, options: HubOptions = {}) {
@@ -70,7 +70,8 @@ export class Hub {
     this.#notices = noticeRoomLimit === Infinity ? undefined : new NoticeSummary({
       roomLimit: noticeRoomLimit,
       windowMs: noticeWindowMs,
-      deliver: (frame) => this.#deliver([frame]),
+      // From a timer: what was dispatched before it has gone out at the end of its own turn.
+      deliver: (frame) => this.#send([frame]),
     });
   }
 
@@ -79,21 +80,15 @@ export class Hub {
     return this.#live.size + this.#joining.size;
   }
 
-  /** Hands one event to every member now, after whatever was posted before it. */
-  dispatch(event: ChatEvent): void {
-    if (event.type !== "message" && this.#notices?.hold(event, this.size)) return;
-    this.#deliver([Frame.of(event)]);
-  }
-
   /**
    * Hands one event to every member at the end of this turn of the event
-   * loop, in one run with every other event posted in it. Give this to
+   * loop, in one run with every other event dispatched in it. Give this to
    * `Store.subscribe`.
    */
-  post(event: ChatEvent): void {
+  dispatch(event: ChatEvent): void {
     if (event.type !== "message" && this.#notices?.hold(event, this.size)) return;
-    this.#posted.push(Frame.of(event));
-    if (this.#posted.length === 1) queueMicrotask(() => this.#deliverPosted());
+    this.#pending.push(Frame.of(event));
+    if (this.#pending.length === 1) queueMicrotask(() => this.#deliverPending());
   }
 
   /** Drops notices held for a summary; later ones are delivered as they come. */
@@ -101,16 +96,11 @@ export class Hub {
     this.#notices?.close();
   }
 
-  /** Delivers what was posted, so that nothing delivered later overtakes it. */
-  #deliverPosted(): void {
-    if (this.#posted.length === 0) return;
-    const frames = this.#posted;
-    this.#posted = [];
-    this.#send(frames);
-  }
-
-  #deliver(frames: Frame[]): void {
-    this.#deliverPosted();
+  /** Delivers what was dispatched in this turn and not yet delivered. */
+  #deliverPending(): void {
+    if (this.#pending.length === 0) return;
+    const frames = this.#pending;
+    this.#pending = [];
     this.#send(frames);
   }
 
@@ -153,9 +143,9 @@ export class Hub {
       const snapshot = await load();
       if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
       await send(snapshot);
-      // No await from here on: nothing can be dispatched in between. What was
-      // posted but not yet delivered goes to the buffer, to be checked below.
-      this.#deliverPosted();
+      // No await from here on: nothing can be delivered in between. What was
+      // dispatched but not yet delivered goes to the buffer, to be checked below.
+      this.#deliverPending();
       if (buffer.overflow) throw new SlowJoinError(this.#bufferLimitBytes);
       // It left while joining: do not bring it back.
       if (!this.#joining.has(member)) return;

@@ -40,6 +40,11 @@ class Recorder extends RecordingMember {
 }
 
 /** A hub with `members` live recorders. */
+/** Lets the hub deliver what was dispatched in this turn. */
+function turnEnds(): Promise<void> {
+  return Promise.resolve();
+}
+
 async function roomOf(members: number, noticeRoomLimit: number): Promise<[Hub, Recorder[]]> {
   const hub = new Hub(1 << 20, { noticeRoomLimit, noticeWindowMs: WINDOW_MS });
   const recorders = Array.from({ length: members }, () => new Recorder());
@@ -61,6 +66,7 @@ Deno.test("up to the room limit every join and leave is its own notice, at once"
   hub.dispatch(notice("join", "bob"));
   hub.dispatch(notice("join", "carol"));
   hub.dispatch(notice("leave", "bob"));
+  await turnEnds();
   assert.deepEqual(ann.lines, ["* bob joined", "* carol joined", "* bob left"]);
   hub.close();
 });
@@ -68,6 +74,7 @@ Deno.test("up to the room limit every join and leave is its own notice, at once"
 Deno.test("above the room limit, notices that arrive together become one summary with their counts", async () => {
   const [hub, [ann, bob]] = await roomOf(3, 2);
   hub.dispatch(notice("join", "carol"));
+  await turnEnds();
   assert.deepEqual(
     ann.lines,
     ["* carol joined"],
@@ -77,6 +84,7 @@ Deno.test("above the room limit, notices that arrive together become one summary
   hub.dispatch(notice("join", "erin"));
   hub.dispatch(notice("leave", "carol"));
   hub.dispatch(message(1));
+  await turnEnds();
   assert.deepEqual(ann.lines, ["* carol joined", "[ann]: m1"], "messages are never held");
   assert.deepEqual(await ann.waitFor(3), [
     "* carol joined",
@@ -103,6 +111,7 @@ Deno.test("a window that held one notice passes it on as it is, and a quiet wind
   // sanitizer); a later notice goes out at once again.
   await sleep(WINDOW_MS * 3);
   hub.dispatch(notice("join", "dave"));
+  await turnEnds();
   assert.deepEqual(ann.lines.at(-1), "* dave joined");
   hub.close();
 });
@@ -110,6 +119,7 @@ Deno.test("a window that held one notice passes it on as it is, and a quiet wind
 Deno.test("a summary reaches a member still joining after its history, like any notice", async () => {
   const [hub, [ann]] = await roomOf(2, 1);
   hub.dispatch(notice("join", "carol"));
+  await turnEnds();
   const joiner = new Recorder();
   const historySent = Promise.withResolvers<void>();
   const joined = hub.join(joiner, () => Promise.resolve(EMPTY), () => historySent.promise);
