@@ -184,10 +184,14 @@ function createBackend(options: RedisLinkOptions) {
   };
   // Commands fail at once while disconnected: a sender must hear that its
   // message was not stored, not wait in a queue.
+  // Each command has one deadline, `RedisCalls`'s. node-redis's own (5 s by default) would
+  // leave a timer and an AbortSignal behind every command for its whole span, answered or not.
+  const commandOptions = { timeout: 0 };
   const node = {
     username: redis.username,
     password: redis.password,
     disableOfflineQueue: true,
+    commandOptions,
     // Redis Enterprise's maintenance notices: unknown to open-source Redis,
     // and their debug switch would read environment variables we do not grant.
     maintNotifications: "disabled" as const,
@@ -210,6 +214,7 @@ function createBackend(options: RedisLinkOptions) {
       sentinelRootNodes: redis.sentinels,
       nodeClientOptions: node,
       sentinelClientOptions: { maintNotifications: "disabled", socket },
+      commandOptions,
       // Never resend a command whose connection broke: it may have run.
       maxCommandRediscovers: 0,
       scanInterval: 1_000,
@@ -233,6 +238,7 @@ function createBackend(options: RedisLinkOptions) {
     const client = createCluster({
       rootNodes: redis.clusterNodes.map((seed) => ({ socket: { ...seed } })),
       defaults: node,
+      commandOptions,
     });
     client.on("error", ignore);
     client.on("node-error", ignore);
