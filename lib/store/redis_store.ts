@@ -34,12 +34,7 @@ import type { LogFields, Logger } from "../ops/log.ts";
 import { sleep } from "../util/deadline.ts";
 import { APPEND, HISTORY, MIGRATE, RAISE, SINCE } from "./history_scripts.ts";
 import { ENSURE_EPOCH, epochKey, newEpoch } from "./redis_epoch.ts";
-import {
-  type HistorySnapshot,
-  type Store,
-  type StoreMetrics,
-  StoreUnavailableError,
-} from "./store.ts";
+import type { HistorySnapshot, Store, StoreMetrics } from "./store.ts";
 import {
   type ChatEvent,
   type ChatMessage,
@@ -48,6 +43,7 @@ import {
   parseEntry,
 } from "../protocol/model.ts";
 import { parseEvent } from "./pubsub_event.ts";
+import { ReplicaAck } from "./replica_ack.ts";
 
 /** Options for {@linkcode RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -72,6 +68,7 @@ export class RedisStore implements Store {
   readonly #keys: { list: string; seq: string; oldSeq: string; epoch: string; channel: string };
   readonly #calls: RedisCalls;
   readonly #batcher: AppendBatcher;
+  readonly #replicas: ReplicaAck;
   #listener: ((event: ChatEvent) => void) | null = null;
   #lastId = 0;
   #catchingUp = false;
@@ -84,14 +81,22 @@ export class RedisStore implements Store {
     this.#commands = commands;
     this.#subscriber = subscriber;
     this.#options = options;
-    // A second batch may go out before the first is answered only where Redis runs them as sent.
-    const maxInFlight = commands.direct ? 2 : 1;
-    this.#batcher = new AppendBatcher((batch) => this.#commit(batch), { maxInFlight });
+    const timeoutMs = options.commandTimeoutMs ?? 5_000;
     this.#calls = new RedisCalls(commands, {
       label: "Redis",
-      timeoutMs: options.commandTimeoutMs ?? 5_000,
+      timeoutMs,
       onError: () => options.metrics?.storeErrors.inc(),
     });
+    this.#replicas = new ReplicaAck({
+      wanted: options.redis.minReplicasAck ?? 0,
+      timeoutMs: Math.max(1, Math.floor(timeoutMs / 2)),
+      sendWait: async (args) => Number(await this.#calls.send(this.#keys.list, args)),
+      deliver: (event) => this.#catchingUp ? this.#backlog.push(event) : this.#accept(event),
+    });
+    // A second batch may go out before the first is answered only where Redis runs them as
+    // sent, and not while events wait for a batch's replicas.
+    const maxInFlight = commands.direct && !this.#replicas.enabled ? 2 : 1;
+    this.#batcher = new AppendBatcher((batch) => this.#commit(batch), { maxInFlight });
     const key = options.historyKey;
     this.#keys = {
       list: key,
@@ -171,8 +176,10 @@ export class RedisStore implements Store {
     if (!this.#commands.cluster) keys.push(this.#keys.oldSeq);
     // EVAL, not EVALSHA: a batch refused for a missing script must not be
     // stored after the batch sent behind it.
-    const first = Number(await this.#calls.evaluate(APPEND, keys, args));
-    await this.#awaitReplicas(first + batch.length - 1);
+    const append = async () => Number(await this.#calls.evaluate(APPEND, keys, args));
+    const first = this.#replicas.enabled
+      ? await this.#replicas.confirm(batch, append)
+      : await append();
     return stored.map((fields, index) => ({ id: first + index, ...fields }));
   }
 
@@ -254,28 +261,6 @@ export class RedisStore implements Store {
     this.#options.logger.info("moved the id counter to its new key", { from: oldSeq, to: seq });
   }
 
-  /**
-   * With `minReplicasAck` set, waits until that many replicas have the
-   * append. When fewer do in time, the message is stored on the master (and
-   * was published) but may be lost in a failover, so the sender is told it
-   * was not sent.
-   */
-  async #awaitReplicas(id: number): Promise<void> {
-    const wanted = this.#options.redis.minReplicasAck ?? 0;
-    if (wanted <= 0) return;
-    const timeoutMs = Math.max(1, Math.floor((this.#options.commandTimeoutMs ?? 5_000) / 2));
-    const acked = await this.#calls.send<number>(this.#keys.list, [
-      "WAIT",
-      String(wanted),
-      String(timeoutMs),
-    ]);
-    if (Number(acked) < wanted) {
-      throw new StoreUnavailableError(
-        `Redis: message ${id} reached ${acked} of ${wanted} replicas within ${timeoutMs} ms`,
-      );
-    }
-  }
-
   /** One Pub/Sub payload: an event, or a batch of them one per line (JSON holds no raw line break). */
   #receive(payload: string): void {
     if (!payload.includes("\n")) return this.#receiveOne(payload);
@@ -293,8 +278,7 @@ export class RedisStore implements Store {
       });
       return;
     }
-    if (this.#catchingUp) this.#backlog.push(event);
-    else this.#accept(event);
+    this.#replicas.offer(event);
   }
 
   #accept(event: ChatEvent): void {
