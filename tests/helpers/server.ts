@@ -120,7 +120,13 @@ export class ServerProcess {
       stderr: "piped",
     }).spawn();
     const server = new ServerProcess(child, port, dataDir, options.dataDir === undefined);
-    await server.#waitUntilListening();
+    try {
+      await server.#waitUntilListening();
+    } catch (error) {
+      // It never served: its data directory goes with it.
+      await server[Symbol.asyncDispose]();
+      throw error;
+    }
     return server;
   }
 
