@@ -110,9 +110,11 @@ export class LocalPresence implements Presence {
   /** Deletes expired claims and returns the current time. */
   #sweep(): number {
     const now = performance.now();
-    for (const [key, { expires }] of this.#claims) {
-      if (expires <= now) this.#claims.delete(key);
-    }
+    // Without a TTL nothing expires; a sweep per claim would make a join storm quadratic.
+    if (this.#ttlMs === Infinity) return now;
+    this.#claims.forEach((held, key) => {
+      if (held.expires <= now) this.#claims.delete(key);
+    });
     return now;
   }
 }
