@@ -333,12 +333,11 @@ export class RedisCalls {
       sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
       this.#shas.set(script, sha);
     }
-    const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await this.send(keys[0], ["EVALSHA", sha, ...tail]);
+      return await this.send(keys[0], ["EVALSHA", sha, String(keys.length), ...keys, ...args]);
     } catch (error) {
       if (!String((error as Error).cause ?? "").includes("NOSCRIPT")) throw error;
-      return await this.send(keys[0], ["EVAL", script, ...tail]);
+      return await this.evaluate(script, keys, args);
     }
   }
 

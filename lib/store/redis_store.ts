@@ -177,9 +177,7 @@ export class RedisStore implements Store {
     // EVAL, not EVALSHA: a batch refused for a missing script must not be
     // stored after the batch sent behind it.
     const append = async () => Number(await this.#calls.evaluate(APPEND, keys, args));
-    const first = this.#replicas.enabled
-      ? await this.#replicas.confirm(batch, append)
-      : await append();
+    const first = await this.#replicas.confirm(batch, append);
     return stored.map((fields, index) => ({ id: first + index, ...fields }));
   }
 

@@ -59,15 +59,16 @@ export class ReplicaAck {
   }
 
   /**
-   * Runs `append` (which stores `batch` and returns the newest id it used),
-   * then waits for the replicas, holding the subscription's events all the
-   * while.
+   * Runs `append` (which stores `batch`), then waits for the replicas,
+   * holding the subscription's events all the while. With the wait off, it
+   * only runs `append`.
    *
    * @throws {StoreUnavailableError} when fewer replicas have it in time, or
    * whatever `append` throws; `batch`'s messages are then not delivered here.
    */
   async confirm<T>(batch: readonly NewMessage[], append: () => Promise<T>): Promise<T> {
     const { wanted, timeoutMs, sendWait } = this.#options;
+    if (wanted <= 0) return await append();
     this.#waiting++;
     try {
       const result = await append();
@@ -93,7 +94,7 @@ export class ReplicaAck {
     this.#held = [];
     this.#dropped = new Set();
     for (const event of held) {
-      if (event.type === "message" && dropped.has(keyOf(event))) continue;
+      if (dropped.size > 0 && event.type === "message" && dropped.has(keyOf(event))) continue;
       this.#options.deliver(event);
     }
   }
