@@ -4,16 +4,16 @@
  *
  * Each write costs a runtime op and a syscall, and their number per second
  * is what limits a busy server. So every queue with output is written in one
- * flush, and flushes are spaced by what the last one cost: once it is done,
- * the next waits as long as it took, so that writing takes about half the
- * time however many connections there are (see {@linkcode nextFlushAt}).
- * When writes are cheap, flushes follow each other closely and latency stays
- * low; when the process is busy, each flush carries more and the number of
- * writes falls. Idle, a flush starts at the end of the current turn.
+ * flush, and a flush starts only once the last one is done: whatever arrives
+ * meanwhile waits for it, and goes out with everything else that arrived.
+ * Busy, the server writes back to back, like a C daemon's event loop, and
+ * each flush carries more; idle, a flush starts at the end of the current
+ * turn, so a quiet room waits for nothing.
  *
- * A flush counts as done once all but an eighth of its writes are, and no
- * flush is put off longer than `maxDelayMs`: a reader that stops reading
- * holds its own write open, and must not hold back everyone else's.
+ * A flush is done when all its writes are. A reader that stops reading holds
+ * its own write open, and must not hold back everyone else's: once all but an
+ * eighth are done, the rest get as long again as an eighth took so far (see
+ * {@linkcode flushDoneAt}), and no flush is put off longer than `maxDelayMs`.
  *
  * @module
  */
@@ -32,8 +32,6 @@ export interface Flushable {
 
 /** Options for {@linkcode FlushScheduler}. */
 export interface FlushSchedulerOptions {
-  /** Share of the time the flushes' writes may take, above 0 and at most 1; defaults to 0.5. */
-  writeShare?: number;
   /** Longest a flush is put off, in milliseconds; defaults to 50. */
   maxDelayMs?: number;
   /** The clock, in milliseconds; defaults to `performance.now`. */
@@ -41,23 +39,23 @@ export interface FlushSchedulerOptions {
 }
 
 /**
- * When the next flush may start (milliseconds), for a flush that started at
- * `startedAt` and was done at `doneAt`: after a pause that makes its writes
- * `writeShare` of the time.
+ * When a flush that started at `startedAt` counts as done (milliseconds),
+ * seen at `now` with `left` of its `started` writes still out: now, when
+ * none is; otherwise after as long again as those that are done took per
+ * write, for each one left.
  *
  * @example
  * ```ts
- * nextFlushAt(100, 112, 0.5); // 124: 12 ms of writing, then 12 ms of rest
- * nextFlushAt(100, 112, 1); // 112: back to back
+ * flushDoneAt(100, 114, 8, 0); // 114: every write is done
+ * flushDoneAt(100, 114, 8, 1); // 116: seven writes took 14 ms, one is left
  * ```
  */
-export function nextFlushAt(startedAt: number, doneAt: number, writeShare: number): number {
-  return doneAt + (doneAt - startedAt) * (1 / writeShare - 1);
+export function flushDoneAt(startedAt: number, now: number, started: number, left: number): number {
+  return left === 0 ? now : now + (now - startedAt) * left / (started - left);
 }
 
-/** Starts the writes of every queue with output, spacing flushes by their cost. */
+/** Starts the writes of every queue with output, one flush after another. */
 export class FlushScheduler {
-  readonly #writeShare: number;
   readonly #maxDelayMs: number;
   readonly #now: () => number;
   #dirty = new Set<Flushable>();
@@ -66,13 +64,15 @@ export class FlushScheduler {
   /** Numbers the flushes, so that a late write of an earlier one is not counted. */
   #flush = 0;
   #startedAt = -Infinity;
-  /** Writes of the last flush still to finish before it counts as done. */
+  /** Writes the last flush started, and how many of them are still to finish. */
+  #started = 0;
   #unfinished = 0;
+  /** How many of the last flush's writes may still be out when the next starts. */
+  #stragglers = 0;
   /** When the next flush may start; known once the last one is done. */
   #nextAt = -Infinity;
 
   constructor(options: FlushSchedulerOptions = {}) {
-    this.#writeShare = options.writeShare ?? 0.5;
     this.#maxDelayMs = options.maxDelayMs ?? 50;
     this.#now = options.now ?? (() => performance.now());
   }
@@ -85,8 +85,10 @@ export class FlushScheduler {
 
   /** Reports that a write started by flush number `flush` finished, or failed. */
   written(flush: number): void {
-    if (flush !== this.#flush || this.#unfinished === 0 || --this.#unfinished > 0) return;
-    this.#nextAt = nextFlushAt(this.#startedAt, this.#now(), this.#writeShare);
+    if (flush !== this.#flush || this.#unfinished === 0) return;
+    const left = --this.#unfinished;
+    if (left > 0 && left !== this.#stragglers) return;
+    this.#nextAt = flushDoneAt(this.#startedAt, this.#now(), this.#started, left);
     // The flush waiting for this one may now start sooner than its deadline.
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -101,7 +103,7 @@ export class FlushScheduler {
   #arm(): void {
     if (this.#timer !== undefined || this.#immediate !== undefined) return;
     const deadline = this.#startedAt + this.#maxDelayMs;
-    const at = this.#unfinished > 0 ? deadline : Math.min(this.#nextAt, deadline);
+    const at = this.#unfinished > this.#stragglers ? deadline : Math.min(this.#nextAt, deadline);
     const delay = at - this.#now();
     // A timer cannot fire sooner than about a millisecond; the end of this turn can.
     if (delay < 1) this.#immediate = setImmediate(() => this.#run());
@@ -119,7 +121,8 @@ export class FlushScheduler {
     this.#startedAt = this.#now();
     let started = 0;
     for (const queue of dirty) if (queue.startWriting(flush)) started++;
-    this.#unfinished = started - Math.floor(started / 8);
+    this.#started = this.#unfinished = started;
+    this.#stragglers = Math.floor(started / 8);
     if (this.#unfinished === 0) this.#nextAt = this.#startedAt;
   }
 }

@@ -1,14 +1,14 @@
 /**
  * The flush scheduler: idle it flushes at the end of the turn; busy, the
- * next flush waits for the last one to be done (all but an eighth of its
- * writes) and then for as long again, but never past its longest delay.
+ * next flush waits for the last one to be done (all its writes, or all but
+ * an eighth and a grace for the rest), but never past its longest delay.
  *
  * Queues are plain objects that record when they are started, and the clock
  * is a variable, so the spacing is computed, not timed.
  */
 
 import assert from "node:assert/strict";
-import { type Flushable, FlushScheduler, nextFlushAt } from "../../lib/server/flush_scheduler.ts";
+import { type Flushable, flushDoneAt, FlushScheduler } from "../../lib/server/flush_scheduler.ts";
 import { poll } from "../helpers/poll.ts";
 
 /** Records each flush number it was started for. */
@@ -26,10 +26,10 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-Deno.test("the next flush may start after a pause that makes writing the given share of the time", () => {
-  assert.equal(nextFlushAt(100, 112, 0.5), 124);
-  assert.equal(nextFlushAt(100, 112, 1), 112);
-  assert.equal(nextFlushAt(100, 112, 0.25), 148);
+Deno.test("a flush is done when its writes are, or after a grace for its last ones", () => {
+  assert.equal(flushDoneAt(100, 114, 8, 0), 114);
+  assert.equal(flushDoneAt(100, 114, 8, 1), 116);
+  assert.equal(flushDoneAt(100, 112, 1000, 100), 112 + 12 * 100 / 900);
 });
 
 Deno.test("idle, a scheduled queue is written at the end of the turn, once however often it asked", async () => {
@@ -42,47 +42,50 @@ Deno.test("idle, a scheduled queue is written at the end of the turn, once howev
   assert.deepEqual(queue.flushes, [1]);
 });
 
-Deno.test("a flush waits until all but an eighth of the last flush's writes are done", async () => {
-  let clock = 0;
-  const scheduler = new FlushScheduler({ writeShare: 1, maxDelayMs: 60_000, now: () => clock });
-  try {
-    const first = Array.from({ length: 8 }, () => new RecordingQueue());
-    for (const queue of first) scheduler.schedule(queue);
-    await nextTurn();
-    assert.ok(first.every((queue) => queue.flushes[0] === 1), "the first flush starts all eight");
+/** Starts a first flush of `count` queues at clock 0; returns the scheduler and a queue waiting for the next. */
+async function busyScheduler(
+  count: number,
+  clock: () => number,
+): Promise<{ scheduler: FlushScheduler; next: RecordingQueue }> {
+  const scheduler = new FlushScheduler({ maxDelayMs: 60_000, now: clock });
+  const first = Array.from({ length: count }, () => new RecordingQueue());
+  for (const queue of first) scheduler.schedule(queue);
+  await nextTurn();
+  assert.ok(first.every((queue) => queue.flushes[0] === 1), "the first flush starts them all");
+  const next = new RecordingQueue();
+  scheduler.schedule(next);
+  return { scheduler, next };
+}
 
-    const next = new RecordingQueue();
-    scheduler.schedule(next);
-    clock = 10;
-    for (let i = 0; i < 6; i++) scheduler.written(1);
+Deno.test("a busy flush starts as soon as every write of the last one is done", async () => {
+  let clock = 0;
+  const { scheduler, next } = await busyScheduler(8, () => clock);
+  try {
+    clock = 14_000; // seven writes in 14 s: the eighth would get 2 s more
+    for (let i = 0; i < 7; i++) scheduler.written(1);
     scheduler.written(0); // a drain's write is not the flush's
     await nextTurn();
-    assert.deepEqual(next.flushes, [], "two of eight writes are still out");
+    assert.deepEqual(next.flushes, [], "one of eight writes is still out, within its grace");
 
-    scheduler.written(1); // seven of eight: the eighth may be a reader that stopped reading
+    scheduler.written(1);
     await nextTurn();
-    assert.deepEqual(next.flushes, [2]);
+    assert.deepEqual(next.flushes, [2], "all eight done: no pause after them");
   } finally {
     scheduler.flushNow();
   }
 });
 
-Deno.test("once a flush is done the next waits as long as it took, at the default share", async () => {
+Deno.test("a flush goes without the last eighth of writes once their grace is over", async () => {
   let clock = 0;
-  const scheduler = new FlushScheduler({ maxDelayMs: 1_000_000, now: () => clock });
+  const { scheduler, next } = await busyScheduler(8, () => clock);
   try {
-    const first = new RecordingQueue();
-    scheduler.schedule(first);
+    clock = 7; // seven writes in 7 ms: the eighth gets 1 ms more
+    for (let i = 0; i < 6; i++) scheduler.written(1);
     await nextTurn();
-    const next = new RecordingQueue();
-    scheduler.schedule(next);
-    clock = 100_000;
-    scheduler.written(1); // done after 100 s of clock: the next may start at 200 s
-    await nextTurn();
-    assert.deepEqual(next.flushes, [], "put off while the clock says it is too early");
-    clock = 200_000;
-    // The timer was armed for the clock's delay (capped by maxDelayMs); a flush now runs it.
-    scheduler.flushNow();
+    assert.deepEqual(next.flushes, [], "two of eight writes are still out");
+
+    scheduler.written(1);
+    await poll("the next flush, the eighth write still out", () => next.flushes.length === 1);
     assert.deepEqual(next.flushes, [2]);
   } finally {
     scheduler.flushNow();
