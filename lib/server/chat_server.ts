@@ -73,7 +73,7 @@ export class ChatServer {
   readonly #config: ChatServerConfig;
   readonly #parts: ChatServerParts;
   readonly #logger: Logger;
-  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | null;
+  #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | null = null;
   #tls: TlsListener | null = null;
   readonly #hub: Hub;
   readonly #history: HistoryCache;
@@ -93,15 +93,10 @@ export class ChatServer {
   readonly #stopped = Promise.withResolvers<void>();
   #finished!: Promise<void>;
 
-  private constructor(
-    config: ChatServerConfig,
-    parts: ChatServerParts,
-    listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | null,
-  ) {
+  private constructor(config: ChatServerConfig, parts: ChatServerParts) {
     this.#config = config;
     this.#parts = parts;
     this.#logger = parts.logger;
-    this.#listener = listener;
     this.#hub = new Hub(config.queueLimitBytes, { noticeRoomLimit: config.noticeRoomLimit });
     // Only text-mode joins are answered from it: JSON ones carry a resume point.
     this.#history = new HistoryCache({ maxEntries: config.historyReplay, dialects: [textDialect] });
@@ -131,13 +126,23 @@ export class ChatServer {
     parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
   }
 
-  /** Subscribes to the store, then listens; resolves once clients can connect. */
+  /**
+   * Subscribes to the store and primes the history cache, then listens;
+   * resolves once clients can connect. Not listening before: a client that
+   * connects during the start-up would wait in the backlog for it, rather
+   * than be refused and try again.
+   */
   static async start(config: ChatServerConfig, parts: ChatServerParts): Promise<ChatServer> {
-    const listener = config.port === null
-      ? null
-      : Deno.listen({ hostname: config.host, port: config.port });
-    const server = new ChatServer(config, parts, listener);
+    const server = new ChatServer(config, parts);
     try {
+      await parts.store.subscribe((event) => {
+        server.#history.record(event);
+        server.#hub.dispatch(event);
+      });
+      await server.#primeHistory();
+      if (config.port !== null) {
+        server.#listener = Deno.listen({ hostname: config.host, port: config.port });
+      }
       if (config.tls) {
         server.#tls = await TlsListener.open({
           hostname: config.host,
@@ -146,22 +151,17 @@ export class ChatServer {
           onConnection: (conn) => server.admit(conn),
         });
       }
-      await parts.store.subscribe((event) => {
-        server.#history.record(event);
-        server.#hub.dispatch(event);
-      });
-      await server.#primeHistory();
     } catch (error) {
       server.#roster.close();
-      listener?.close();
+      server.#listener?.close();
       await server.#tls?.close();
       throw error;
     }
     server.#finished = server.#accept();
-    if (listener) {
+    if (server.#listener) {
       parts.logger.info("chat server listening on", {
         hostname: config.host,
-        port: listener.addr.port,
+        port: server.#listener.addr.port,
       });
     }
     if (server.#tls) {

@@ -1,10 +1,65 @@
 /**
- * The chat server in process: the port it bound, the global and per-address
- * connection limits, and the graceful shutdown.
+ * The chat server in process: when it starts listening, the port it bound,
+ * the global and per-address connection limits, and the graceful shutdown.
  */
 
 import assert from "node:assert/strict";
-import { InProcessServer } from "../helpers/in_process_server.ts";
+import { ChatServer } from "../../lib/server/chat_server.ts";
+import { createLogger } from "../../lib/ops/log.ts";
+import { ServerMetrics } from "../../lib/ops/chat_metrics.ts";
+import { LocalPresence } from "../../lib/store/local_presence.ts";
+import { RedisStore } from "../../lib/store/redis_store.ts";
+import { SqliteAccounts } from "../../lib/store/sqlite_accounts.ts";
+import { sleep } from "../../lib/util/deadline.ts";
+import { InProcessServer, LineClient, TEST_CONFIG } from "../helpers/in_process_server.ts";
+import { freePort, RedisServer } from "../helpers/redis.ts";
+
+Deno.test("the port opens only once the store answers and the history is primed", async () => {
+  await using redis = await RedisServer.start({ appendOnly: false });
+  const dataDir = await Deno.makeTempDir({ prefix: "chat-start-" });
+  const logger = createLogger("error", () => {});
+  const metrics = new ServerMetrics();
+  const store = await RedisStore.connect({
+    redis: { url: redis.url },
+    historyKey: "start",
+    historyLimit: 100,
+    logger,
+    commandTimeoutMs: 10_000,
+  });
+  const presence = new LocalPresence();
+  const accounts = await SqliteAccounts.open({ dataDir });
+  try {
+    await store.append({ user: "ann", text: "stored before the start", ts: 1, origin: "t/1" });
+    const port = await freePort();
+    // Redis holds every command for 1.5 s: the subscription and the history read wait.
+    await redis.command("CLIENT", "PAUSE", "1500", "ALL");
+    const starting = ChatServer.start({ ...TEST_CONFIG, port }, {
+      store,
+      presence,
+      accounts,
+      logger,
+      metrics,
+    });
+    await sleep(300);
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port }),
+      Deno.errors.ConnectionRefused,
+      "refused while starting, not left waiting in the backlog",
+    );
+    const server = await starting;
+    try {
+      await using bob = new LineClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+      await bob.send("bob");
+      const history = await bob.readUntil((line) => line === "HISTORY_END");
+      assert.ok(history.some((line) => line.includes("stored before the start")));
+    } finally {
+      await server.shutdown();
+    }
+  } finally {
+    await Promise.all([store.close(), presence.close(), accounts.close()]);
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
 
 Deno.test("started on port 0, the server reports the port it bound and accepts there", async () => {
   await using server = await InProcessServer.start({ port: 0 });
