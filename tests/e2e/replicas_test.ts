@@ -80,8 +80,12 @@ Deno.test("clients joining while messages flow get each message exactly once, hi
   for (let n = 0; n < total; n++) {
     sender.send(`m${n}`);
     if (n % 150 === 75) {
+      // Mid-stream for sure: some messages are stored, most are still to come.
+      await poll(
+        "a message stored",
+        async () => Number(await redis.command("LLEN", "chat_history")) > 0,
+      );
       joins.push(TextClient.join(b.port, `joiner${n}`));
-      await sleep(1);
     }
   }
   await sender.sync();
