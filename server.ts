@@ -31,6 +31,7 @@ import { RedisStore } from "./lib/store/redis_store.ts";
 import { ChatServer } from "./lib/server/chat_server.ts";
 import { SqliteStore } from "./lib/store/sqlite_store.ts";
 import { startWebListener, type WebListener } from "./lib/server/web_listener.ts";
+import { exposedCollector } from "./lib/server/memory_reclaimer.ts";
 import type { Store } from "./lib/store/store.ts";
 
 async function openStore(
@@ -147,8 +148,19 @@ async function main(): Promise<number> {
   }
   logger.info(`store: ${store.description}`);
 
+  const collectGarbage = exposedCollector();
+  if (!collectGarbage) {
+    logger.warn("memory is kept after bursts of connections: start with --v8-flags=--expose-gc");
+  }
   try {
-    server = await ChatServer.start(config, { store, presence, accounts, logger, metrics });
+    server = await ChatServer.start(config, {
+      store,
+      presence,
+      accounts,
+      logger,
+      metrics,
+      collectGarbage,
+    });
   } catch (error) {
     logger.error("cannot start", { error: (error as Error).message });
     await Promise.all([store.close(), presence.close(), accounts.close(), http.shutdown()]);

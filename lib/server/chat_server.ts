@@ -4,7 +4,8 @@
  * session for each, wires the store's subscription to the history cache and
  * the hub, keeps its
  * users' names claimed (see `roster.ts`), checks the passwords of registered
- * names (see `account_desk.ts`), and shuts down gracefully.
+ * names (see `account_desk.ts`), gives memory back after a burst of
+ * connections (see `memory_reclaimer.ts`), and shuts down gracefully.
  *
  * It does not choose or open the store or the presence registry (see
  * `server.ts` at the top level) and does not parse configuration.
@@ -32,6 +33,7 @@ import type { Store } from "../store/store.ts";
 import { errorLine, textDialect } from "../protocol/text_dialect.ts";
 import { TlsListener } from "./tls_listener.ts";
 import { HistoryCache } from "./history_cache.ts";
+import { MemoryReclaimer } from "./memory_reclaimer.ts";
 
 /** The settings {@linkcode ChatServer} uses. */
 export type ChatServerConfig =
@@ -55,6 +57,8 @@ export interface ChatServerParts {
   accounts: Accounts;
   logger: Logger;
   metrics: ServerMetrics;
+  /** A full garbage collection, to run when quiet after a burst of connections; none without. */
+  collectGarbage?: () => void;
 }
 
 const encoder = new TextEncoder();
@@ -88,6 +92,7 @@ export class ChatServer {
   #allEnded: PromiseWithResolvers<void> | undefined;
   readonly #replica = crypto.randomUUID();
   #connections = 0;
+  readonly #reclaimer: MemoryReclaimer | undefined;
   #stopping = false;
   /** Resolved when a shutdown begins: what the accept loop waits on when there is no plain port. */
   readonly #stopped = Promise.withResolvers<void>();
@@ -124,6 +129,17 @@ export class ChatServer {
       onEnd: (conn) => this.#ended(conn),
     };
     parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
+    if (parts.collectGarbage) {
+      this.#reclaimer = new MemoryReclaimer({
+        collect: parts.collectGarbage,
+        onCollected: ({ churn, ms }) =>
+          parts.logger.info("memory given back after a burst of connections", {
+            sessions: churn,
+            ms: Math.round(ms),
+            rss_mib: Math.round(Deno.memoryUsage().rss / 2 ** 20),
+          }),
+      });
+    }
   }
 
   /**
@@ -136,6 +152,7 @@ export class ChatServer {
     const server = new ChatServer(config, parts);
     try {
       await parts.store.subscribe((event) => {
+        server.#reclaimer?.busy();
         server.#history.record(event);
         server.#hub.dispatch(event);
       });
@@ -211,6 +228,7 @@ export class ChatServer {
     if (this.#stopping) return this.#finished;
     this.#stopping = true;
     this.#stopped.resolve();
+    this.#reclaimer?.close();
     this.#logger.info("shutting down", { clients: this.#sessions.size });
     this.#roster.close();
     this.#listener?.close();
@@ -284,6 +302,7 @@ export class ChatServer {
     const origin = `${this.#replica}/${++this.#connections}`;
     const session = new Session(conn, this.#sessionOptions, origin);
     this.#sessions.set(conn, session);
+    this.#reclaimer?.churned();
     // Nothing per session waits on the run: `#ended` hears of its end, as idle sessions
     // are most of the server's memory.
     session.run();
@@ -291,6 +310,7 @@ export class ChatServer {
 
   #ended(conn: ChatConn): void {
     this.#sessions.delete(conn);
+    this.#reclaimer?.churned();
     this.#limiter.release(conn.remoteAddr.hostname);
     if (this.#sessions.size === 0) this.#allEnded?.resolve();
   }
