@@ -148,8 +148,8 @@ async function main(): Promise<number> {
   }
   logger.info(`store: ${store.description}`);
 
-  const collectGarbage = exposedCollector();
-  if (!collectGarbage) {
+  const collect = exposedCollector();
+  if (!collect) {
     logger.warn("memory is kept after bursts of connections: start with --v8-flags=--expose-gc");
   }
   try {
@@ -159,7 +159,7 @@ async function main(): Promise<number> {
       accounts,
       logger,
       metrics,
-      collectGarbage,
+      reclaim: collect && { collect },
     });
   } catch (error) {
     logger.error("cannot start", { error: (error as Error).message });

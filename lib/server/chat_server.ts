@@ -33,7 +33,7 @@ import type { Store } from "../store/store.ts";
 import { errorLine, textDialect } from "../protocol/text_dialect.ts";
 import { TlsListener } from "./tls_listener.ts";
 import { HistoryCache } from "./history_cache.ts";
-import { MemoryReclaimer } from "./memory_reclaimer.ts";
+import { MemoryReclaimer, type MemoryReclaimerOptions } from "./memory_reclaimer.ts";
 
 /** The settings {@linkcode ChatServer} uses. */
 export type ChatServerConfig =
@@ -57,8 +57,8 @@ export interface ChatServerParts {
   accounts: Accounts;
   logger: Logger;
   metrics: ServerMetrics;
-  /** A full garbage collection, to run when quiet after a burst of connections; none without. */
-  collectGarbage?: () => void;
+  /** How to give memory back after a burst of connections; kept without. */
+  reclaim?: Omit<MemoryReclaimerOptions, "onCollected">;
 }
 
 const encoder = new TextEncoder();
@@ -129,14 +129,14 @@ export class ChatServer {
       onEnd: (conn) => this.#ended(conn),
     };
     parts.metrics.connectedClients.setCollect(() => this.#sessions.size);
-    if (parts.collectGarbage) {
+    if (parts.reclaim) {
       this.#reclaimer = new MemoryReclaimer({
-        collect: parts.collectGarbage,
-        onCollected: ({ churn, ms }) =>
+        ...parts.reclaim,
+        onCollected: ({ beforeBytes, afterBytes, ms }) =>
           parts.logger.info("memory given back after a burst of connections", {
-            sessions: churn,
+            heap_mib_before: Math.round(beforeBytes / 2 ** 20),
+            heap_mib_after: Math.round(afterBytes / 2 ** 20),
             ms: Math.round(ms),
-            rss_mib: Math.round(Deno.memoryUsage().rss / 2 ** 20),
           }),
       });
     }

@@ -226,3 +226,10 @@ Deno.test("deno task server keeps the embedded store in the directory CHAT_DATA 
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+Deno.test("with the server task's flags the server can give memory back after a burst of connections", async () => {
+  await using server = await ServerProcess.start();
+  // Said at start-up, before the server listens, when V8's collector is not exposed.
+  assert.doesNotMatch(server.logs, /memory is kept/);
+  assert.ok((await serverTaskFlags("data")).some((flag) => /^--v8-flags=.*--expose-gc/.test(flag)));
+});

@@ -8,7 +8,11 @@
  * sanitizers check.
  */
 
-import { ChatServer, type ChatServerConfig } from "../../lib/server/chat_server.ts";
+import {
+  ChatServer,
+  type ChatServerConfig,
+  type ChatServerParts,
+} from "../../lib/server/chat_server.ts";
 import { createLogger } from "../../lib/ops/log.ts";
 import { ServerMetrics } from "../../lib/ops/chat_metrics.ts";
 import { LocalPresence } from "../../lib/store/local_presence.ts";
@@ -68,8 +72,11 @@ export class InProcessServer implements AsyncDisposable {
     this.#dataDir = dataDir;
   }
 
-  /** Starts a server with `TEST_CONFIG` and `overrides`. */
-  static async start(overrides: Partial<ChatServerConfig> = {}): Promise<InProcessServer> {
+  /** Starts a server with `TEST_CONFIG` and `overrides`, and the optional parts given. */
+  static async start(
+    overrides: Partial<ChatServerConfig> = {},
+    optional: Pick<ChatServerParts, "reclaim"> = {},
+  ): Promise<InProcessServer> {
     const dataDir = await Deno.makeTempDir({ prefix: "chat-in-process-" });
     const logs: string[] = [];
     const logger = createLogger("debug", (line) => logs.push(line));
@@ -78,7 +85,14 @@ export class InProcessServer implements AsyncDisposable {
     const presence = new LocalPresence();
     const config = { ...TEST_CONFIG, ...overrides };
     const accounts = await SqliteAccounts.open({ dataDir });
-    const server = await ChatServer.start(config, { store, presence, accounts, logger, metrics });
+    const server = await ChatServer.start(config, {
+      store,
+      presence,
+      accounts,
+      logger,
+      metrics,
+      ...optional,
+    });
     return new InProcessServer(server, { metrics, logs, store, presence, accounts }, dataDir);
   }
 

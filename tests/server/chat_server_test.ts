@@ -13,6 +13,7 @@ import { SqliteAccounts } from "../../lib/store/sqlite_accounts.ts";
 import { sleep } from "../../lib/util/deadline.ts";
 import { InProcessServer, LineClient, TEST_CONFIG } from "../helpers/in_process_server.ts";
 import { freePort, RedisServer } from "../helpers/redis.ts";
+import { poll } from "../helpers/poll.ts";
 
 Deno.test("the port opens only once the store answers and the history is primed", async () => {
   await using redis = await RedisServer.start({ appendOnly: false });
@@ -112,4 +113,33 @@ Deno.test("a shutdown tells every client in its dialect, closes them, and finish
   assert.equal(server.server.stopping, true);
   assert.equal(server.metrics.slowConsumersDisconnected.value, 0);
   await server.server.finished;
+});
+
+Deno.test("sessions coming and going lead to one collection once quiet, and none while messages flow", async () => {
+  const collections: number[] = [];
+  const quietMs = 300;
+  await using chat = await InProcessServer.start({}, {
+    reclaim: {
+      collect: () => collections.push(performance.now()),
+      // Every burst is worth collecting: what is tested here is when.
+      heapUsed: () => 0,
+      minGrowthBytes: 0,
+      quietMs,
+    },
+  });
+  await using alice = (await chat.joinText("alice")).client;
+  await poll("the collection after alice joined", () => collections.length === 1);
+
+  // Bob's join would be followed by a collection, but for the messages that keep coming.
+  await using bob = (await chat.joinText("bob")).client;
+  const flowStarted = performance.now();
+  for (let i = 0; i < 30; i++) {
+    await bob.send(`message ${i}`);
+    await sleep(quietMs / 10);
+  }
+  const flowEnded = performance.now();
+  await poll("the collection once the messages stopped", () => collections.length === 2);
+  assert.ok(collections[1] - flowEnded >= 0, "not while messages flowed");
+  assert.ok(flowEnded - flowStarted > quietMs, "the messages outlasted the quiet wait");
+  await alice.readUntil((line) => line === "[bob]: message 29");
 });

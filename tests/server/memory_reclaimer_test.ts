@@ -4,84 +4,107 @@ import { sleep } from "../../lib/util/deadline.ts";
 import { poll } from "../helpers/poll.ts";
 
 const QUIET_MS = 30;
+const MiB = 2 ** 20;
 
-/** A reclaimer whose collections are recorded with the time each ran. */
-function recording(minChurn = 3) {
-  const collected: { at: number; churn: number }[] = [];
+/**
+ * A reclaimer over a heap the test sizes, whose collections are recorded
+ * with the time each ran; a collection leaves `after` bytes in the heap.
+ */
+function recording(after = 10 * MiB) {
+  const heap = { used: 10 * MiB };
+  const collected: { at: number; beforeBytes: number }[] = [];
   const reclaimer = new MemoryReclaimer({
-    collect: () => {},
-    minChurn,
+    collect: () => heap.used = after,
+    heapUsed: () => heap.used,
+    minGrowthBytes: 24 * MiB,
     quietMs: QUIET_MS,
-    onCollected: ({ churn }) => collected.push({ at: performance.now(), churn }),
+    onCollected: ({ beforeBytes }) => collected.push({ at: performance.now(), beforeBytes }),
   });
-  return { reclaimer, collected };
+  return { reclaimer, heap, collected };
 }
 
-Deno.test("after enough sessions came and went, memory is collected once the server is quiet", async () => {
-  const { reclaimer, collected } = recording();
-  for (let i = 0; i < 3; i++) reclaimer.churned();
-  await poll("collection 1", () => collected.length === 1, { intervalMs: 5 });
-  assert.equal(collected[0].churn, 3);
+Deno.test("once quiet after sessions came and went, a heap grown past the minimum is collected once", async () => {
+  const { reclaimer, heap, collected } = recording();
+  heap.used = 40 * MiB;
+  reclaimer.churned();
+  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
+  assert.equal(collected[0].beforeBytes, 40 * MiB);
   // Quiet from then on: one collection per burst, not one per quiet spell.
+  reclaimer.churned();
   await sleep(QUIET_MS * 3);
   assert.equal(collected.length, 1);
   reclaimer.close();
 });
 
-Deno.test("fewer sessions than the minimum never lead to a collection", async () => {
-  const { reclaimer, collected } = recording();
-  reclaimer.churned();
+Deno.test("a heap grown less than the minimum is left to V8", async () => {
+  const { reclaimer, heap, collected } = recording();
+  heap.used = 30 * MiB;
   reclaimer.churned();
   await sleep(QUIET_MS * 3);
   assert.equal(collected.length, 0);
-  // The churn is kept: the next session makes up the minimum.
+  // Growth counts from the heap after the last collection, not from the last look.
+  heap.used = 40 * MiB;
   reclaimer.churned();
-  await poll("collection 1", () => collected.length === 1, { intervalMs: 5 });
-  assert.equal(collected[0].churn, 3);
+  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
+  reclaimer.close();
+});
+
+Deno.test("growth counts from the smallest heap seen, when V8 collected on its own meanwhile", async () => {
+  const { reclaimer, heap, collected } = recording();
+  heap.used = 4 * MiB;
+  reclaimer.churned();
+  await sleep(QUIET_MS * 3);
+  heap.used = 30 * MiB;
+  reclaimer.churned();
+  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
   reclaimer.close();
 });
 
 Deno.test("traffic during the quiet wait puts the collection off by a whole quiet spell", async () => {
-  const { reclaimer, collected } = recording();
-  for (let i = 0; i < 3; i++) reclaimer.churned();
+  const { reclaimer, heap, collected } = recording();
+  heap.used = 40 * MiB;
+  reclaimer.churned();
   // Seen by the first wait when it ends, which must then wait again.
   reclaimer.busy();
   const lastBusy = performance.now();
-  await poll("collection 1", () => collected.length === 1, { intervalMs: 5 });
+  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
   // Timers never fire early; a millisecond of rounding is allowed.
   assert.ok(collected[0].at - lastBusy >= 2 * QUIET_MS - 1, `${collected[0].at - lastBusy} ms`);
   reclaimer.close();
 });
 
-Deno.test("a session arriving during the quiet wait puts the collection off and is counted", async () => {
-  const { reclaimer, collected } = recording();
-  for (let i = 0; i < 4; i++) reclaimer.churned();
+Deno.test("a session arriving during the quiet wait puts the collection off too", async () => {
+  const { reclaimer, heap, collected } = recording();
+  heap.used = 40 * MiB;
+  reclaimer.churned();
+  reclaimer.churned();
   const lastChurn = performance.now();
-  await poll("collection 1", () => collected.length === 1, { intervalMs: 5 });
-  assert.equal(collected[0].churn, 4);
+  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
   assert.ok(collected[0].at - lastChurn >= 2 * QUIET_MS - 1, `${collected[0].at - lastChurn} ms`);
   reclaimer.close();
 });
 
-Deno.test("after a collection, the next needs the minimum number of sessions again", async () => {
-  const { reclaimer, collected } = recording();
-  for (let i = 0; i < 3; i++) reclaimer.churned();
-  await poll("collection 1", () => collected.length === 1, { intervalMs: 5 });
+Deno.test("after a collection, the next needs the heap to grow by the minimum again", async () => {
+  const { reclaimer, heap, collected } = recording(20 * MiB);
+  heap.used = 40 * MiB;
   reclaimer.churned();
+  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
+  heap.used = 40 * MiB;
   reclaimer.churned();
   await sleep(QUIET_MS * 3);
   assert.equal(collected.length, 1);
+  heap.used = 50 * MiB;
   reclaimer.churned();
-  await poll("collection 2", () => collected.length === 2, { intervalMs: 5 });
-  assert.equal(collected[1].churn, 3);
+  await poll("a second collection", () => collected.length === 2, { intervalMs: 5 });
   reclaimer.close();
 });
 
 Deno.test("once closed, a pending collection is dropped and no later one is started", async () => {
-  const { reclaimer, collected } = recording();
-  for (let i = 0; i < 3; i++) reclaimer.churned();
+  const { reclaimer, heap, collected } = recording();
+  heap.used = 40 * MiB;
+  reclaimer.churned();
   reclaimer.close();
-  for (let i = 0; i < 3; i++) reclaimer.churned();
+  reclaimer.churned();
   await sleep(QUIET_MS * 3);
   assert.equal(collected.length, 0);
 });
