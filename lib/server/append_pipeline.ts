@@ -23,18 +23,25 @@ export class AppendPipeline {
 
   /**
    * Starts `append` once fewer than the limit are in flight (waiting for the
-   * oldest otherwise) and returns without waiting for it. `append` must not
-   * reject. The store keeps the order of appends, so messages keep theirs.
+   * oldest otherwise) and returns without waiting for it: `undefined` when it
+   * started at once, else a promise that resolves once it has started.
+   * `append` must not reject. The store keeps the order of appends, so
+   * messages keep theirs.
    */
-  async add(append: () => Promise<void>): Promise<void> {
+  add(append: () => Promise<void>): Promise<void> | undefined {
     const inFlight = this.#inFlight ??= new Set();
-    if (inFlight.size >= this.#limit) await inFlight.values().next().value;
-    const started: Promise<void> = append().finally(() => inFlight.delete(started));
-    inFlight.add(started);
+    // Most appends start at once: no promise is made for them, as a fast sender makes thousands.
+    if (inFlight.size < this.#limit) return start(inFlight, append);
+    return inFlight.values().next().value!.then(() => start(inFlight, append));
   }
 
   /** Resolves once every append started so far has settled. */
   async settled(): Promise<void> {
     await Promise.all(this.#inFlight ?? []);
   }
+}
+
+function start(inFlight: Set<Promise<void>>, append: () => Promise<void>): undefined {
+  const started: Promise<void> = append().finally(() => inFlight.delete(started));
+  inFlight.add(started);
 }
