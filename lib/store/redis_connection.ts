@@ -321,18 +321,20 @@ export class RedisCalls {
   }
 
   /**
-   * Runs a Lua script with EVALSHA, falling back to EVAL when Redis does not
-   * have it (after a restart or SCRIPT FLUSH). In a Cluster every key must be
-   * in one slot; the first routes the call.
+   * Runs a Lua script: with EVAL the first time (which also makes Redis keep
+   * it), then with EVALSHA, falling back to EVAL when Redis does not have it
+   * (after a restart or SCRIPT FLUSH). In a Cluster every key must be in one
+   * slot; the first routes the call.
    *
    * @throws {StoreUnavailableError}
    */
   async script(script: string, keys: string[], args: string[]): Promise<unknown> {
-    let sha = this.#shas.get(script);
+    const sha = this.#shas.get(script);
     if (!sha) {
-      // Synchronous: Web Crypto's digest goes through a thread, 0.5-1.4 ms on a first join.
-      sha = createHash("sha1").update(script).digest("hex");
-      this.#shas.set(script, sha);
+      // An EVALSHA first would only be refused: one round trip less on a first join. The hash
+      // is synchronous, as Web Crypto's digest goes through a thread (0.5-1.4 ms).
+      this.#shas.set(script, createHash("sha1").update(script).digest("hex"));
+      return await this.evaluate(script, keys, args);
     }
     try {
       return await this.send(keys[0], ["EVALSHA", sha, String(keys.length), ...keys, ...args]);
