@@ -59,7 +59,8 @@ Arguments:
 Options:
   --reconnect-timeout SECONDS
                             how long to keep reconnecting after the connection
-                            drops before giving up (default ${DEFAULT_RECONNECT_TIMEOUT_S}; 0 = never retry)
+                            drops before giving up (default ${DEFAULT_RECONNECT_TIMEOUT_S}; 0 = never
+                            retry)
   --tls                     connect over TLS (the server's TLS_PORT, e.g. 6697)
   --ca FILE                 trust the CA certificate in FILE (PEM) instead of
                             the system's; implies --tls. Needs read access to
@@ -77,7 +78,8 @@ Environment:
   NO_COLOR                  when set and not empty, print no colours
 
 Exit status: 0 after leaving normally, 1 when the server refused or dropped
-the connection for good or a message could not be sent, 2 for a bad command line.
+the connection for good or a message could not be sent, 2 for a bad command
+line.
 `;
 
 /**

@@ -320,19 +320,40 @@ export function shownDefault(setting: Setting<unknown>): string {
   return setting.default === undefined ? "unset" : `\`${setting.default}\``;
 }
 
+/** Columns of `--help`, and where the descriptions start. */
+const HELP_WIDTH = 80;
+const HELP_INDENT = 31;
+
+/** One `--help` entry: `left`, then `text` wrapped to fit the help's columns. */
+function helpEntry(left: string, text: string): string {
+  const lines: string[] = [];
+  let line = `  ${left.padEnd(HELP_INDENT - 3)}`;
+  let empty = true;
+  for (const word of text.split(" ")) {
+    if (!empty && line.length + 1 + word.length > HELP_WIDTH) {
+      lines.push(line);
+      line = " ".repeat(HELP_INDENT - 1);
+    }
+    line += ` ${word}`;
+    empty = false;
+  }
+  return [...lines, line].join("\n");
+}
+
 function usage(): string {
   const plain = (markdown: string) => markdown.replaceAll("`", "");
   const line = (left: string, setting: Setting<unknown>, bracket: string) =>
-    `  ${left.padEnd(28)} ${plain(setting.help)} [${bracket}]`;
+    helpEntry(left, `${plain(setting.help)} [${bracket}]`);
   const shown = (setting: Setting<unknown>) => plain(shownDefault(setting));
   return [
     "Usage: chat-server [PORT] [options]",
     "",
-    "Options (each overrides the environment variable in brackets, shown with its default):",
+    "Options (each overrides the environment variable in brackets, shown with its",
+    "default):",
     ...ROWS.filter((s) => s.flag !== undefined).map((s) =>
       line(`--${s.flag} ${s.placeholder}`, s, `${s.env}, ${shown(s)}`)
     ),
-    `  ${"-h, --help".padEnd(28)} show this help`,
+    helpEntry("-h, --help", "show this help"),
     "",
     "Environment only (default in brackets):",
     ...ROWS.filter((s) => s.flag === undefined).map((s) => line(s.env, s, shown(s))),

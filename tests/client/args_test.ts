@@ -91,3 +91,9 @@ Deno.test("reconnect timeouts that are not seconds from 0 to a week are refused"
     );
   }
 });
+
+Deno.test("--help fits in 80 columns", () => {
+  for (const line of CLIENT_USAGE.split("\n")) {
+    assert.ok(line.length <= 80, `${line.length}: ${line}`);
+  }
+});

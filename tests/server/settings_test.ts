@@ -72,15 +72,24 @@ Deno.test("the variables the server reads are exactly the table's, each once", (
 });
 
 Deno.test("--help names every variable and every flag with its default", () => {
+  const lines = USAGE.split("\n");
   for (const setting of ROWS) {
-    const line = USAGE.split("\n").find((line) =>
+    const first = lines.findIndex((line) =>
       setting.flag === undefined
         ? line.trimStart().startsWith(`${setting.env} `)
         : line.includes(`--${setting.flag} `)
     );
-    assert.ok(line, `--help lists ${setting.env}`);
-    assert.ok(line.includes(shownDefault(setting).replaceAll("`", "")), line);
+    assert.ok(first !== -1, `--help lists ${setting.env}`);
+    // The entry goes on over the lines indented past its first.
+    let end = first + 1;
+    while (lines[end]?.startsWith(" ".repeat(6))) end++;
+    const entry = lines.slice(first, end).map((line) => line.trim()).join(" ");
+    assert.ok(entry.includes(shownDefault(setting).replaceAll("`", "")), entry);
   }
+});
+
+Deno.test("--help fits in 80 columns", () => {
+  for (const line of USAGE.split("\n")) assert.ok(line.length <= 80, `${line.length}: ${line}`);
 });
 
 Deno.test("every written default parses with its own setting's parser", () => {
