@@ -15,7 +15,7 @@
  * full collection that returns free pages to the system. Any traffic puts it
  * off, so it never pauses a busy room; and smaller bursts are left to V8, as
  * a full collection costs more than a few MiB are worth: it pauses the server
- * (about 130 ms with 5,000 clients connected) and the next seconds of fan-out
+ * (110-170 ms with 5,000 clients connected) and the next seconds of fan-out
  * run slower while V8 warms up again (measured in `docs/bench.md`).
  *
  * It does not decide how to collect: `collect` does that (see

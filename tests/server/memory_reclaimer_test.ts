@@ -23,79 +23,72 @@ function recording(after = 10 * MiB) {
   return { reclaimer, heap, collected };
 }
 
+/** A session comes, then a quiet spell passes: how many collections there have been by then. */
+async function countAfterQuiet(reclaimer: MemoryReclaimer, collected: unknown[]): Promise<number> {
+  reclaimer.churned();
+  await sleep(QUIET_MS * 3);
+  return collected.length;
+}
+
+/** Waits until `n` collections were recorded. */
+function collections(collected: unknown[], n: number): Promise<boolean> {
+  return poll(`collection ${n}`, () => collected.length === n, { intervalMs: 5 });
+}
+
 Deno.test("once quiet after sessions came and went, a heap grown past the minimum is collected once", async () => {
   const { reclaimer, heap, collected } = recording();
   heap.used = 40 * MiB;
   reclaimer.churned();
-  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
+  await collections(collected, 1);
   assert.equal(collected[0].beforeBytes, 40 * MiB);
   // Quiet from then on: one collection per burst, not one per quiet spell.
-  reclaimer.churned();
-  await sleep(QUIET_MS * 3);
-  assert.equal(collected.length, 1);
+  assert.equal(await countAfterQuiet(reclaimer, collected), 1);
   reclaimer.close();
 });
 
-Deno.test("a heap grown less than the minimum is left to V8", async () => {
+Deno.test("a heap grown less than the minimum is left to V8, growth counting from the least seen", async () => {
   const { reclaimer, heap, collected } = recording();
   heap.used = 30 * MiB;
-  reclaimer.churned();
-  await sleep(QUIET_MS * 3);
-  assert.equal(collected.length, 0);
-  // Growth counts from the heap after the last collection, not from the last look.
-  heap.used = 40 * MiB;
-  reclaimer.churned();
-  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
-  reclaimer.close();
-});
-
-Deno.test("growth counts from the smallest heap seen, when V8 collected on its own meanwhile", async () => {
-  const { reclaimer, heap, collected } = recording();
+  assert.equal(await countAfterQuiet(reclaimer, collected), 0);
+  // V8 collected on its own meanwhile: growth now counts from here.
   heap.used = 4 * MiB;
-  reclaimer.churned();
-  await sleep(QUIET_MS * 3);
+  assert.equal(await countAfterQuiet(reclaimer, collected), 0);
   heap.used = 30 * MiB;
   reclaimer.churned();
-  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
+  await collections(collected, 1);
   reclaimer.close();
 });
 
-Deno.test("traffic during the quiet wait puts the collection off by a whole quiet spell", async () => {
-  const { reclaimer, heap, collected } = recording();
-  heap.used = 40 * MiB;
-  reclaimer.churned();
-  // Seen by the first wait when it ends, which must then wait again.
-  reclaimer.busy();
-  const lastBusy = performance.now();
-  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
-  // Timers never fire early; a millisecond of rounding is allowed.
-  assert.ok(collected[0].at - lastBusy >= 2 * QUIET_MS - 1, `${collected[0].at - lastBusy} ms`);
-  reclaimer.close();
-});
-
-Deno.test("a session arriving during the quiet wait puts the collection off too", async () => {
-  const { reclaimer, heap, collected } = recording();
-  heap.used = 40 * MiB;
-  reclaimer.churned();
-  reclaimer.churned();
-  const lastChurn = performance.now();
-  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
-  assert.ok(collected[0].at - lastChurn >= 2 * QUIET_MS - 1, `${collected[0].at - lastChurn} ms`);
-  reclaimer.close();
-});
+for (
+  const [what, act] of [
+    ["an event fanned out", (reclaimer: MemoryReclaimer) => reclaimer.busy()],
+    ["a session coming or going", (reclaimer: MemoryReclaimer) => reclaimer.churned()],
+  ] as const
+) {
+  Deno.test(`${what} during the quiet wait puts the collection off by a whole quiet spell`, async () => {
+    const { reclaimer, heap, collected } = recording();
+    heap.used = 40 * MiB;
+    reclaimer.churned();
+    // Seen by the first wait when it ends, which must then wait again.
+    act(reclaimer);
+    const last = performance.now();
+    await collections(collected, 1);
+    // Timers never fire early; a millisecond of rounding is allowed.
+    assert.ok(collected[0].at - last >= 2 * QUIET_MS - 1, `${collected[0].at - last} ms`);
+    reclaimer.close();
+  });
+}
 
 Deno.test("after a collection, the next needs the heap to grow by the minimum again", async () => {
   const { reclaimer, heap, collected } = recording(20 * MiB);
   heap.used = 40 * MiB;
   reclaimer.churned();
-  await poll("a collection", () => collected.length === 1, { intervalMs: 5 });
+  await collections(collected, 1);
   heap.used = 40 * MiB;
-  reclaimer.churned();
-  await sleep(QUIET_MS * 3);
-  assert.equal(collected.length, 1);
+  assert.equal(await countAfterQuiet(reclaimer, collected), 1);
   heap.used = 50 * MiB;
   reclaimer.churned();
-  await poll("a second collection", () => collected.length === 2, { intervalMs: 5 });
+  await collections(collected, 2);
   reclaimer.close();
 });
 
@@ -104,9 +97,7 @@ Deno.test("once closed, a pending collection is dropped and no later one is star
   heap.used = 40 * MiB;
   reclaimer.churned();
   reclaimer.close();
-  reclaimer.churned();
-  await sleep(QUIET_MS * 3);
-  assert.equal(collected.length, 0);
+  assert.equal(await countAfterQuiet(reclaimer, collected), 0);
 });
 
 Deno.test("without --expose-gc there is no collector to use", () => {
